@@ -1,0 +1,26 @@
+# okdhp-mm: `make demo` and `make test` set up .venv first when needed (tools/setup_env.sh).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup demo demo-quick test test-fast clean
+
+setup:
+	@bash tools/setup_env.sh
+
+demo: setup
+	$(PY) tools/demo.py $(DEMO_ARGS)
+
+demo-quick: setup
+	$(PY) tools/demo.py --quick $(DEMO_ARGS)
+
+test: setup
+	$(PY) -m pytest tests -q --durations=15 $(PYTEST_ARGS)
+
+# The suite without the end-to-end training runs.
+test-fast: setup
+	$(PY) -m pytest tests -q -m "not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf work_dirs outputs .pytest_cache
