@@ -1,0 +1,25 @@
+# The released OKDHP recipe on MPII (reference/okdhp.md section 4), on top of MMPose's hourglass
+# config: Adam 2.5e-4, 150 epochs, x0.1 at 90 and 120, batch 16, 256x256, sigma 2, scale +-25 %,
+# rotation 30 (p 0.6), no shift, flip; flip test with 1-px shift. Model configs inherit this.
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/mpii/td-hm_hourglass52_8xb64-210e_mpii-256x256.py']
+custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
+
+train_cfg = dict(max_epochs=150, val_interval=10)
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=2.5e-4))
+param_scheduler = [  # no warm-up in the released recipe
+    dict(type='MultiStepLR', begin=0, end=150, milestones=[90, 120], gamma=0.1, by_epoch=True)
+]
+auto_scale_lr = dict(base_batch_size=16)
+
+codec = dict(type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomBBoxTransform', shift_prob=0, scale_factor=(0.75, 1.25), rotate_factor=30,
+         rotate_prob=0.6),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs')
+]
+train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))

@@ -1,0 +1,1 @@
+from . import backbones, distillers, heads, losses, necks  # noqa: F401  (registers modules)

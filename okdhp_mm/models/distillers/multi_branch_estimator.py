@@ -1,0 +1,80 @@
+"""Top-down estimator for multi-branch (OKDHP) networks: every output in one pass, export."""
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from typing import Optional, Tuple
+
+from mmpose.models.pose_estimators import TopdownPoseEstimator
+from mmpose.registry import MODELS
+from mmpose.utils.typing import InstanceList, OptConfigType, PixelDataList, SampleList
+from torch import Tensor
+
+# test_cfg keys that only make sense for the multi-branch model.
+_MULTI_BRANCH_TEST_KEYS = ('branch', 'output_all')
+
+
+@MODELS.register_module()
+class MultiBranchPoseEstimator(TopdownPoseEstimator):
+    """``TopdownPoseEstimator`` whose head has several outputs (branches and an ensemble).
+
+    Training and prediction are MMPose's; in addition, every output's keypoints
+    (``output_keypoints`` from ``test_cfg.output_all``) are mapped to image space like the main
+    ones, and :meth:`export_student` turns one branch into a plain MMPose model.
+    """
+
+    def __init__(self, backbone: dict, neck: OptConfigType = None, head: OptConfigType = None,
+                 train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None, init_cfg=None,
+                 metainfo: Optional[dict] = None):
+        super().__init__(backbone=backbone, neck=neck, head=head, train_cfg=train_cfg,
+                         test_cfg=test_cfg, data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg, metainfo=metainfo)
+        self._cfgs = dict(backbone=copy.deepcopy(backbone), neck=copy.deepcopy(neck),
+                          data_preprocessor=copy.deepcopy(data_preprocessor))
+
+    def add_pred_to_datasample(self, batch_pred_instances: InstanceList,
+                               batch_pred_fields: Optional[PixelDataList],
+                               batch_data_samples: SampleList) -> SampleList:
+        for inst, sample in zip(batch_pred_instances, batch_data_samples):
+            if 'output_keypoints' in inst:
+                # Same crop -> image mapping that the parent applies to `keypoints`.
+                meta = sample.metainfo
+                kpts = inst.output_keypoints
+                kpts[..., :2] = (kpts[..., :2] / meta['input_size'] * meta['input_scale'] +
+                                 meta['input_center'] - 0.5 * meta['input_scale'])
+        return super().add_pred_to_datasample(batch_pred_instances, batch_pred_fields,
+                                              batch_data_samples)
+
+    def export_student(self, index: int) -> Tuple[dict, 'OrderedDict[str, Tensor]']:
+        """(plain MMPose model config, state dict) of branch ``index``.
+
+        The config uses MMPose's own types only (``TopdownPoseEstimator`` + the branch's
+        backbone and head), so the student loads without this package.
+        """
+        num = self.head.num_branches
+        if not isinstance(index, int) or not 0 <= index < num:
+            raise ValueError(f'branch {index!r} does not exist: this model has {num} branches '
+                             f'(0..{num - 1})')
+        state = OrderedDict()
+        if hasattr(self.backbone, 'export_branch'):
+            backbone_cfg, backbone_sd = self.backbone.export_branch(index)
+        else:
+            backbone_cfg, backbone_sd = copy.deepcopy(self._cfgs['backbone']), \
+                self.backbone.state_dict()
+        # Weights come from the checkpoint: never point the student at a download.
+        backbone_cfg['init_cfg'] = None
+        head_cfg, head_sd = self.head.export_branch(index)
+        head_cfg.pop('init_cfg', None)
+        cfg = dict(type='TopdownPoseEstimator',
+                   data_preprocessor=copy.deepcopy(self._cfgs['data_preprocessor']),
+                   backbone=backbone_cfg, head=head_cfg,
+                   test_cfg={k: v for k, v in copy.deepcopy(dict(self.test_cfg)).items()
+                             if k not in _MULTI_BRANCH_TEST_KEYS})
+        state.update(('backbone.' + k, v.detach().clone()) for k, v in backbone_sd.items())
+        if self.with_neck:
+            cfg['neck'] = copy.deepcopy(self._cfgs['neck'])
+            state.update(('neck.' + k, v.detach().clone())
+                         for k, v in self.neck.state_dict().items())
+        state.update(('head.' + k, v) for k, v in head_sd.items())
+        return cfg, state

@@ -1,0 +1,3 @@
+# Registered modules are imported here so that importing okdhp_mm registers them.
+from .pixel_kl_loss import PixelKLDivLoss  # noqa: F401
+from .hhd_loss import HHDLoss  # noqa: F401

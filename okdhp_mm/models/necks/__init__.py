@@ -1,0 +1,1 @@
+# Registered modules are imported here so that importing okdhp_mm registers them.
