@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""Export the student of a multi-branch model or distiller as a plain MMPose model.
+
+    python tools/export_student.py CONFIG CHECKPOINT --branch {k|best} --out DIR
+
+Writes DIR/<name>.py (MMPose types only), DIR/<name>-<sha256[:8]>_<date>.pth (meta +
+state_dict) and DIR/<name>.yml (model-index entry with params, FLOPs and the branch's metric).
+"""
+import argparse
+import json
+import sys
+
+from okdhp_mm.export import ExportError, export_student
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('config')
+    p.add_argument('checkpoint')
+    p.add_argument('--branch', default='best',
+                   help='branch index, or "best" (highest last validation metric); '
+                        'ignored for single-student distillers')
+    p.add_argument('--out', required=True, help='output folder')
+    p.add_argument('--name', help='file name stem (default: <config>_student-branch<k>)')
+    args = p.parse_args(argv)
+    try:
+        info = export_student(args.config, args.checkpoint, args.out, branch=args.branch,
+                              name=args.name)
+    except (ExportError, FileNotFoundError) as err:
+        print(f'export_student: error: {err}', file=sys.stderr)
+        return 2
+    print(json.dumps(info))  # one line, last: scripts read it
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
