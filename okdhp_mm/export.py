@@ -67,11 +67,13 @@ def _load_matching_checkpoint(model: torch.nn.Module, checkpoint: str,
     return ckpt
 
 
-def choose_best_branch(ckpt: Dict[str, Any], num_branches: int, metric_key: str) -> tuple:
-    """(index, value) of the branch with the best last validation ``metric_key``.
+def _branch_metrics(ckpt: Dict[str, Any], checkpoint: str, num_branches: int,
+                    metric_key: str) -> Dict[int, float]:
+    """Last validation ``metric_key`` of every branch that has one.
 
-    Reads the ``val/branch{t}/{metric_key}`` scalars MMEngine keeps in the checkpoint's
-    message hub (written by ``MultiOutputMetric``).
+    Looked up in the checkpoint's message hub (checkpoints saved after a validation, e.g.
+    ``best_*.pth``), else in the newest ``*/vis_data/scalars.json`` of the checkpoint's
+    work_dir (epoch checkpoints are saved before that epoch's validation).
     """
     scalars = (ckpt.get('message_hub') or {}).get('log_scalars') or {}
     values = {}
@@ -79,11 +81,39 @@ def choose_best_branch(ckpt: Dict[str, Any], num_branches: int, metric_key: str)
         buf = scalars.get(f'val/branch{t}/{metric_key}')
         if buf is not None:
             values[t] = float(buf.current())
+    if len(values) == num_branches:
+        return values
+    import glob
+    import json
+
+    logs = sorted(glob.glob(osp.join(osp.dirname(osp.abspath(checkpoint)), '*', 'vis_data',
+                                     'scalars.json')))
+    if logs:
+        last = {}
+        with open(logs[-1]) as f:
+            for line in f:
+                rec = json.loads(line)
+                if f'branch0/{metric_key}' in rec:
+                    last = rec
+        found = {t: float(last[f'branch{t}/{metric_key}']) for t in range(num_branches)
+                 if f'branch{t}/{metric_key}' in last}
+        if len(found) == num_branches:
+            return found
+    return values
+
+
+def choose_best_branch(ckpt: Dict[str, Any], num_branches: int, metric_key: str,
+                       checkpoint: str = '') -> tuple:
+    """(index, value) of the branch with the best last validation ``metric_key``.
+
+    The per-branch values are the ``branch{t}/{metric_key}`` metrics of ``MultiOutputMetric``.
+    """
+    values = _branch_metrics(ckpt, checkpoint, num_branches, metric_key)
     if len(values) != num_branches:
         raise ExportError(
             f'--branch best needs val/branch0..{num_branches - 1}/{metric_key} in the '
-            f'checkpoint\'s message hub, found {sorted(values)}: validate with '
-            'MultiOutputMetric (test_cfg.output_all=True) before saving, or pass an index')
+            f'checkpoint\'s message hub or its work_dir logs, found {sorted(values)}: validate '
+            'with MultiOutputMetric (test_cfg.output_all=True), or pass an index')
     best = max(values, key=values.get)
     return best, values[best]
 
@@ -177,7 +207,7 @@ def export_student(config: Union[str, Config], checkpoint: str, out_dir: str,
                               'student; leave --branch out')
         index = None
     elif branch in (None, 'best'):
-        index, metric_value = choose_best_branch(ckpt, num_branches, metric_key)
+        index, metric_value = choose_best_branch(ckpt, num_branches, metric_key, checkpoint)
     else:
         try:
             index = int(branch)
@@ -187,7 +217,7 @@ def export_student(config: Union[str, Config], checkpoint: str, out_dir: str,
         if not 0 <= index < num_branches:
             raise ExportError(f'--branch {index} does not exist: the model has {num_branches} '
                               f'branches (0..{num_branches - 1})')
-        metric_value = _last_value(ckpt, f'val/branch{index}/{metric_key}')
+        metric_value = _branch_metrics(ckpt, checkpoint, num_branches, metric_key).get(index)
     student_cfg, state = (model.export_student(index) if index is not None
                           else model.export_student())
 
@@ -240,11 +270,6 @@ def _best_metric_key(cfg: Config) -> str:
     evaluator = cfg.get('val_evaluator', {})
     inner = evaluator.get('metric', evaluator) if isinstance(evaluator, dict) else {}
     return 'coco/AP' if inner.get('type') == 'CocoMetric' else _DEFAULT_BEST_KEYS[1]
-
-
-def _last_value(ckpt: Dict[str, Any], key: str) -> Optional[float]:
-    buf = ((ckpt.get('message_hub') or {}).get('log_scalars') or {}).get(key)
-    return None if buf is None else float(buf.current())
 
 
 def _input_size(cfg: Config):

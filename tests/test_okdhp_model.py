@@ -250,3 +250,12 @@ def test_fau_channels_must_match_the_feature_it_reads(samples):
     model = MODELS.build(cfg)
     with pytest.raises(ValueError, match='256'):
         model(**coco_batch(samples, model), mode='loss')
+
+
+def test_init_weights_reaches_every_branch_head():
+    """Each branch head gets its own init_cfg (MMPose heads: Normal std 0.001), like a plain model."""
+    model = MODELS.build(tiny_mobile_okdhp())
+    model.init_weights()
+    for head in model.head.branch_heads:
+        std = head.final_layer.weight.std().item()
+        assert std == pytest.approx(0.001, rel=0.2), std

@@ -12,7 +12,9 @@ model = dict(
                       loss=dict(type='KeypointMSELoss', use_target_weight=True),
                       decoder={{_base_.codec}}),
         num_branches=3,
-        fau=dict(type='FeatureAggregationUnit', in_channels=1024, mode='official'),
+        # The released FAU is 256 channels wide: a 1x1 reduction keeps it so on wider encoders.
+        fau=dict(type='FeatureAggregationUnit', in_channels=1024, mode='official',
+                 reduce_channels=256),
         kd_ramp_epochs=90),
     test_cfg=dict(branch=0, output_all=True))
 

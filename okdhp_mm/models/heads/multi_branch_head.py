@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import MessageHub
+from mmengine.model import ModuleList
 from mmengine.structures import InstanceData, PixelData
 from mmpose.evaluation.functional import pose_pck_accuracy
 from mmpose.models.heads import CPMHead
@@ -104,7 +105,8 @@ class MultiBranchHead(BaseHead):
                              '(out_channels, last one the shared head if any): every branch '
                              'must predict the same keypoints')
         self.num_keypoints = int(keypoints[0])
-        self.branch_heads = nn.ModuleList([MODELS.build(b) for b in self.branch_cfgs])
+        # MMEngine's ModuleList, so init_weights reaches every branch head's own init_cfg.
+        self.branch_heads = ModuleList([MODELS.build(b) for b in self.branch_cfgs])
         self.shared_head = MODELS.build(self.shared_head_cfg) if shared_head else None
         fau = dict(fau, num_branches=len(branches), num_keypoints=self.num_keypoints)
         self.fau = MODELS.build(fau)
