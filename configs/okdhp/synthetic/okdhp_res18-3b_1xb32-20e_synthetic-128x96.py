@@ -1,4 +1,4 @@
-# OKDHP on the built-in synthetic set: shared ResNet-18 encoder, 3 deconvolution decoders
+# OKDHP on the built-in synthetic set: shared slim ResNet-18 encoder, 3 deconvolution decoders
 # (branches), light FAU on the encoder output, pixel-wise KL from the ensemble. Each branch exports
 # as the SimpleBaseline of configs/baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py,
 # which is also the baseline trained alone for comparison. Used by `make demo` and the tests.
@@ -11,12 +11,12 @@ model = dict(
     head=dict(
         _delete_=True,
         type='MultiBranchHead',
-        branches=dict(type='HeatmapHead', in_channels=512, out_channels=17,
-                      deconv_out_channels=(128, 128, 128),
+        branches=dict(type='HeatmapHead', in_channels=256, out_channels=17,
+                      deconv_out_channels=(64, 64, 64),
                       loss=dict(type='KeypointMSELoss', use_target_weight=True),
                       decoder=codec),
         num_branches=3,
-        fau=dict(type='FeatureAggregationUnit', in_channels=512, mode='light'),
+        fau=dict(type='FeatureAggregationUnit', in_channels=256, mode='light'),
         kd_loss=dict(type='PixelKLDivLoss', use_target_weight=True, loss_weight=2.0),
         # The released ramp spans 90 of 150 epochs (60 %); keep that share of this schedule.
         kd_ramp_epochs=12),
