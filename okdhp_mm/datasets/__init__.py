@@ -1,1 +1,2 @@
 # Registered modules are imported here so that importing okdhp_mm registers them.
+from .synthetic_coco import generate_synthetic_coco  # noqa: F401
