@@ -9,8 +9,7 @@ from mmengine.config import Config
 
 from conftest import REPO
 
-CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py')
-                 if not p.name.startswith('_') and 'hhd' not in p.parts)
+CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if not p.name.startswith('_'))
 OKDHP_PAPER = sorted(p for p in CONFIGS if p.parent.name in ('coco', 'mpii')
                      and p.parent.parent.name == 'okdhp' and p.name.startswith('okdhp_'))
 

@@ -39,7 +39,8 @@ def main(argv=None) -> int:
 
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
-    model = init_model(cfg, args.checkpoint, device=args.device)
+    # cfg_options (even {}) keeps init_model from reading model.backbone, which distillers lack.
+    model = init_model(cfg, args.checkpoint, device=args.device, cfg_options={})
     with open(args.ann) as f:
         coco = json.load(f)
     files = {im['id']: im['file_name'] for im in coco['images']}

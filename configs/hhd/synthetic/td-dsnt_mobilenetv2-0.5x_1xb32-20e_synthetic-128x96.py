@@ -1,0 +1,39 @@
+# Tiny integral (DSNT) student on the built-in synthetic set (tools/make_synthetic_coco.py ->
+# data/synthetic_coco): MobileNetV2 x0.5 (from scratch) + 3 slim deconvolutions + DSNTHead with
+# beta=10 and the HHD task loss (SmoothL1 on coordinates, heatmap term weight 0). Same data,
+# schedule and 128x96 input as the heatmap teacher
+# configs/baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py, whose 24x32 heatmap
+# grid it shares. Trained alone it is the "integral baseline" of the HHD synthetic demo.
+_base_ = ['../../baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py']
+custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
+
+codec = dict(type='IntegralRegressionLabel', input_size=(96, 128), heatmap_size=(24, 32),
+             sigma=1.5, normalize=True)
+model = dict(
+    backbone=dict(_delete_=True, type='MobileNetV2', widen_factor=0.5, out_indices=(7, ),
+                  init_cfg=None),
+    head=dict(
+        _delete_=True,
+        type='DSNTHead',
+        in_channels=1280,
+        in_featuremap_size=(3, 4),  # (w, h) of the 1/32 feature map
+        num_joints=17,
+        beta=10.,
+        deconv_out_channels=(64, 64, 64),
+        deconv_kernel_sizes=(4, 4, 4),
+        loss=dict(type='MultipleLossWrapper', losses=[
+            dict(type='SmoothL1Loss', use_target_weight=True),
+            dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=0.)]),
+        decoder=codec),
+    test_cfg=dict(_delete_=True, flip_test=True, shift_coords=True, shift_heatmap=True))
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomBBoxTransform', scale_factor=(0.8, 1.2), rotate_factor=20),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
