@@ -160,7 +160,8 @@ def main(argv=None) -> int:
     else:
         bench = run_benchmark(OKDHP_CFG, checkpoint=okdhp_ckpt, device='cpu',
                               batch_sizes=(1, 8) if args.quick else (1, 32),
-                              repeats=3 if args.quick else 10, out_dir=out)
+                              repeats=3 if args.quick else 10, out_dir=out,
+                              threads=1, timer='cpu')  # CPU time: stable on a shared machine
 
     step(7, total, f'report -> {out}')
     plot_training_curves({'OKDHP': osp.join(work, 'okdhp'),

@@ -404,6 +404,7 @@ class TeacherStudentDistiller(BaseModel):
         self.distill_losses = nn.ModuleDict()
         self._loss_teacher: Dict[str, str] = {}
         self._loss_takes_weights: Dict[str, bool] = {}
+        self._loss_takes_gt: Dict[str, bool] = {}
         for lname, lcfg in (distill_losses or {}).items():
             if 'loss' not in lname:
                 raise ValueError(f'distill loss name {lname!r} must contain "loss" (MMEngine '
@@ -418,6 +419,7 @@ class TeacherStudentDistiller(BaseModel):
             self._loss_teacher[lname] = tname
             params = inspect.signature(module.forward).parameters
             self._loss_takes_weights[lname] = 'target_weights' in params
+            self._loss_takes_gt[lname] = 'gt_heatmaps' in params
 
         self._input_maps: Dict[str, Any] = {}
         for name in self.teachers:
@@ -579,11 +581,20 @@ class TeacherStudentDistiller(BaseModel):
             return losses
         student_map = rec.single()
 
-        needed = list(OrderedDict.fromkeys(self._loss_teacher.values()))
+        # A loss whose loss_weight is 0 (e.g. switched off by ODKD's OrderlyTeacherHook) is
+        # reported as 0 without running its teacher.
+        active = {n: f for n, f in self.distill_losses.items()
+                  if getattr(f, 'loss_weight', 1.) != 0}
+        needed = list(OrderedDict.fromkeys(self._loss_teacher[n] for n in active))
         t_maps = self.teacher_maps(inputs, needed)
         weights = None
         self.last_distill_inputs = {}
         for lname, loss_fn in self.distill_losses.items():
+            if lname not in active:
+                if lname in losses:
+                    raise ValueError(f'distill loss {lname!r} clashes with a student loss')
+                losses[lname] = student_map.sum() * 0.
+                continue
             t_map = self._aligned(t_maps[self._loss_teacher[lname]], student_map,
                                   self._loss_teacher[lname])
             kwargs = {}
@@ -591,6 +602,12 @@ class TeacherStudentDistiller(BaseModel):
                 if weights is None:
                     weights = self._keypoint_weights(data_samples)
                 kwargs['target_weights'] = weights
+            if self._loss_takes_gt[lname]:
+                try:
+                    kwargs['gt_heatmaps'] = torch.stack(
+                        [d.gt_fields.heatmaps for d in data_samples]).to(student_map)
+                except AttributeError:
+                    pass
             if lname in losses:
                 raise ValueError(f'distill loss {lname!r} clashes with a student loss of the same '
                                  'name; rename it or set student_loss_prefix')
@@ -631,6 +648,11 @@ class TeacherStudentDistiller(BaseModel):
             raise ValueError(f'{type(self).__name__} has a single student; got index {index!r}')
         cfg = _strip_pretrained(copy.deepcopy(self._student_cfg))
         state = OrderedDict((k, v.detach().clone()) for k, v in self.student.state_dict().items())
+        # A student head with training-only outputs (ODKD MaskAwareHeatmapHead, option (b))
+        # exports as its plain MMPose head.
+        export_plain = getattr(getattr(self.student, 'head', None), 'export_plain', None)
+        if export_plain is not None:
+            cfg['head'], state = export_plain(cfg['head'], state, prefix='head.')
         return cfg, state
 
 

@@ -1,0 +1,37 @@
+# ODKD on COCO 256x192 (our design from the abstract; see docs/odkd.md): HRNet-W16 student
+# (td-hm_hrnet-w16_8xb64-210e_coco-256x192.py, whose data, schedule and evaluation this config
+# inherits), primary teacher MMPose's HRNet-W32 (AP 0.749), senior teacher our mask-aware
+# HRNet-W48 (td-hm-mask_hrnet-w48_8xb32-210e_coco-256x192.py, train it first). Both teachers
+# frozen; the senior's heatmaps are masked by its own person mask (source head.masked_output,
+# option (a)). Each teacher has one ODKDHeatmapLoss (binarised at 0.5 x peak, hard 0/1 target,
+# MSE with keypoint weights); OrderlyTeacherHook gives epochs 0-104 to the primary teacher and
+# 105-209 to the senior (hard switch). Total loss = student loss_kpt (GT) + the active KD term.
+_base_ = ['./td-hm_hrnet-w16_8xb64-210e_coco-256x192.py']
+custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
+
+kd = dict(type='ODKDHeatmapLoss', threshold=0.5, relative=True, mode='hard', binarize=True,
+          use_target_weight=True)
+model = dict(
+    _delete_=True,
+    type='TeacherStudentDistiller',
+    student={{_base_.model}},
+    teachers=dict(
+        primary=dict(
+            model='mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+            'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
+            checkpoint='https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/'
+            'topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth',
+            source='head.final_layer'),
+        senior=dict(
+            model='{{ fileDirname }}/td-hm-mask_hrnet-w48_8xb32-210e_coco-256x192.py',
+            checkpoint='work_dirs/td-hm-mask_hrnet-w48_8xb32-210e_coco-256x192/epoch_210.pth',
+            source='head.masked_output')),
+    distill_losses=dict(
+        loss_primary=dict(kd, teacher_name='primary', loss_weight=1.0),
+        loss_senior=dict(kd, teacher_name='senior', loss_weight=0.0)))
+
+custom_hooks = [
+    dict(type='OrderlyTeacherHook', switch_epoch=105, transition_epochs=0,
+         primary_loss='loss_primary', senior_loss='loss_senior',
+         primary_weight=1.0, senior_weight=1.0)
+]
