@@ -298,6 +298,11 @@ def _plain_config(cfg: Config, student_cfg: dict) -> Config:
     for key in ('load_from', 'resume'):
         plain.pop(key, None)
     plain.pop('custom_hooks', None)  # ours drive training only (teacher switches, ...)
+    train_cfg = plain.get('train_cfg')
+    if isinstance(train_cfg, dict) and train_cfg.get('type') == 'ResumableEpochBasedTrainLoop':
+        # MMPose's own epoch loop (same schedule; only mid-epoch resume differs).
+        plain['train_cfg'] = dict({k: v for k, v in train_cfg.items() if k != 'type'},
+                                  by_epoch=True)
     return Config(plain)
 
 

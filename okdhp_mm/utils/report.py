@@ -72,8 +72,9 @@ def draw_predictions(config: str, checkpoint: str, ann_file: str, img_dir: str, 
     from mmpose.structures import merge_data_samples
 
     model = init_model(config, checkpoint, device=device)
+    # matplotlib backend: the opencv one calls int() on 1-element arrays, an error in numpy 2.4
     vis = VISUALIZERS.build(dict(type='PoseLocalVisualizer', radius=3, line_width=2,
-                                 name=f'report_{osp.basename(out_png)}'))
+                                 backend='matplotlib', name=f'report_{osp.basename(out_png)}'))
     vis.set_dataset_meta(model.dataset_meta)
     with open(ann_file) as f:
         coco = json.load(f)

@@ -1,6 +1,8 @@
 # A tiny OKDHP hourglass (1 shared + 3 x 1 stacks, depth 2) on the real COCO samples: a smoke
 # config for `mim train` / `mim test` and the export round trip. Far too little data to learn.
 _base_ = ['../../baseline/coco_samples/td-hm_res18_1xb4-2e_coco-samples-256x192.py']
+train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=2,
+                 val_interval=1)
 
 data_root = '{{ fileDirname }}/../../../../shared/data/mmpose_samples/coco/'
 codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=1)

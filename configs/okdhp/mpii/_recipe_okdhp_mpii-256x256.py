@@ -4,7 +4,10 @@
 _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/mpii/td-hm_hourglass52_8xb64-210e_mpii-256x256.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
-train_cfg = dict(max_epochs=150, val_interval=10)
+# Resumes mid-epoch where an iteration checkpoint left off (MMEngine's EpochBasedTrainLoop
+# restarts the interrupted epoch from its first batch).
+train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=150,
+                 val_interval=10)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=2.5e-4))
 param_scheduler = [  # no warm-up in the released recipe
     dict(type='MultiStepLR', begin=0, end=150, milestones=[90, 120], gamma=0.1, by_epoch=True)

@@ -10,6 +10,8 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import InstanceList, OptConfigType, PixelDataList, SampleList
 from torch import Tensor
 
+from ..backbones.multi_branch_hourglass import MultiBranchHourglassNet
+
 # test_cfg keys that only make sense for the multi-branch model.
 _MULTI_BRANCH_TEST_KEYS = ('branch', 'output_all')
 
@@ -32,6 +34,35 @@ class MultiBranchPoseEstimator(TopdownPoseEstimator):
                          init_cfg=init_cfg, metainfo=metainfo)
         self._cfgs = dict(backbone=copy.deepcopy(backbone), neck=copy.deepcopy(neck),
                           data_preprocessor=copy.deepcopy(data_preprocessor))
+        # Configuration errors that would otherwise surface at the first forward (FAU) or
+        # the first validation (branch): fail while building, naming the value and the fix.
+        if 'branch' in self.test_cfg:
+            self.head._resolve_branch(self.test_cfg['branch'])
+        self._check_fau_channels()
+
+    def _check_fau_channels(self) -> None:
+        """``head.fau.in_channels`` must be the width of the feature the FAU reads."""
+        fau = getattr(self.head, 'fau', None)
+        if fau is None:
+            return
+        if isinstance(self.backbone, MultiBranchHourglassNet):
+            # MultiBranchFeatures.fau_input is the stem output: stage_channels[0] (256).
+            expected = int(self.backbone.plain_cfg['stage_channels'][0])
+            what = 'the hourglass stem feature'
+        else:
+            # Shared encoder: the FAU reads feats[fau_in_index]; with the default -1 that is
+            # the feature every branch head reads (feats[-1]), of the heads' in_channels.
+            widths = {getattr(h, 'in_channels', None) for h in self.head.branch_heads}
+            if self.head.fau_in_index != -1 or len(widths) != 1:
+                return
+            expected = widths.pop()
+            if not isinstance(expected, int):
+                return
+            what = 'the feature the branch heads read (their in_channels)'
+        if fau.in_channels != expected:
+            raise ValueError(
+                f'head.fau.in_channels={fau.in_channels} but the FAU reads {what}, which has '
+                f'{expected} channels: set fau=dict(..., in_channels={expected})')
 
     def add_pred_to_datasample(self, batch_pred_instances: InstanceList,
                                batch_pred_fields: Optional[PixelDataList],

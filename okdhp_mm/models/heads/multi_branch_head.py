@@ -197,12 +197,14 @@ class MultiBranchHead(BaseHead):
             losses[f'loss_gt_b{t}'] = sum(
                 self._loss_fn(head, i)(m, gt, weights) for i, m in enumerate(maps))
             losses[f'loss_kd_b{t}'] = kd_w * sum(self.kd_loss(m, target, weights) for m in maps)
-            _, acc, _ = pose_pck_accuracy(output=to_numpy(maps[-1]), target=to_numpy(gt),
+            # .float(): numpy has no bfloat16 (bf16 autocast / AmpOptimWrapper(dtype=bf16))
+            _, acc, _ = pose_pck_accuracy(output=to_numpy(maps[-1].float()),
+                                          target=to_numpy(gt.float()),
                                           mask=to_numpy(weights) > 0)
             losses[f'acc_pose_b{t}'] = torch.tensor(acc, device=gt.device)
         losses['loss_gt_ens'] = self.ensemble_loss(ens, gt, weights)
-        _, acc, _ = pose_pck_accuracy(output=to_numpy(ens), target=to_numpy(gt),
-                                      mask=to_numpy(weights) > 0)
+        _, acc, _ = pose_pck_accuracy(output=to_numpy(ens.float()),
+                                      target=to_numpy(gt.float()), mask=to_numpy(weights) > 0)
         losses['acc_pose_ens'] = torch.tensor(acc, device=gt.device)
         losses['kd_weight'] = torch.tensor(kd_w, device=gt.device)
         return losses
@@ -255,7 +257,8 @@ class MultiBranchHead(BaseHead):
 
         decoded = {}
         for w in which:
-            decoded[w] = self._decode_with(self._decoder_of(w), heatmaps[w])
+            # MMPose's decoders go through numpy, which has no bfloat16
+            decoded[w] = self._decode_with(self._decoder_of(w), heatmaps[w].float())
         preds = decoded[chosen]
         if test_cfg.get('output_all', False):
             for i, inst in enumerate(preds):
