@@ -27,7 +27,7 @@ OKDHP_CFG = osp.join(REPO, 'configs/okdhp/synthetic/okdhp_res18-3b_1xb32-20e_syn
 BASE_CFG = osp.join(REPO, 'configs/baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py')
 
 # (train images, val images, epochs, kd ramp epochs); quick keeps the run under 3 minutes.
-PRESETS = dict(full=(600, 120, 8, 5), quick=(120, 40, 1, 1))
+PRESETS = dict(full=(600, 120, 16, 10), quick=(120, 40, 1, 1))
 
 _T0 = time.time()
 
