@@ -494,7 +494,7 @@ def _complexity(models: Dict[str, Any], input_size, device, verbose: bool) -> Di
     for k in range(models['num_branches']):
         entry = dict(flops_of_student[models['student_of'][k]])
         # The branch's own path inside the multi-branch model (predict with branch=k).
-        path = _FlatOutputs(multi, lambda m, i, k=k: m.head._final_heatmaps(
+        path = _FlatOutputs(multi, lambda m, i, k=k: m.head.final_heatmaps(
             m.extract_feat(i), [k]))
         entry['flops_in_multi_branch'] = _flops(path, (x,))
         out[f'branch{k}'] = entry

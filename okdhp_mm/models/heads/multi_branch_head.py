@@ -220,7 +220,7 @@ class MultiBranchHead(BaseHead):
                              f'0..{self.num_branches - 1} or {ENSEMBLE!r}')
         return choice
 
-    def _final_heatmaps(self, feats, which: Sequence[Union[int, str]]) -> Dict:
+    def final_heatmaps(self, feats, which: Sequence[Union[int, str]]) -> Dict:
         """Final heatmaps of the requested outputs, computing only what they need."""
         out = {}
         if ENSEMBLE in which:
@@ -244,7 +244,7 @@ class MultiBranchHead(BaseHead):
         if test_cfg.get('flip_test', False):
             assert isinstance(feats, list) and len(feats) == 2
             flip_indices = batch_data_samples[0].metainfo['flip_indices']
-            plain, flipped = (self._final_heatmaps(f, which) for f in feats)
+            plain, flipped = (self.final_heatmaps(f, which) for f in feats)
             heatmaps = {
                 w: (plain[w] + flip_heatmaps(
                     flipped[w], flip_mode=test_cfg.get('flip_mode', 'heatmap'),
@@ -253,7 +253,7 @@ class MultiBranchHead(BaseHead):
                 for w in which
             }
         else:
-            heatmaps = self._final_heatmaps(feats, which)
+            heatmaps = self.final_heatmaps(feats, which)
 
         decoded = {}
         for w in which:
