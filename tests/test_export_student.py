@@ -107,13 +107,14 @@ def test_export_refuses_a_branch_that_does_not_exist(trained_okdhp, tmp_path):
     work, _ = trained_okdhp
     proc = _export(TINY_OKDHP, work / 'epoch_2.pth', tmp_path, '--branch', '3', check=False)
     assert proc.returncode == 2
-    assert '--branch 3 does not exist: the model has 3 branches (0..2)' in proc.stderr
+    assert '--branch=3 is not a branch of this model (3 branches): use 0..2' in proc.stderr
 
 
 def test_export_refuses_a_checkpoint_of_another_architecture(tmp_path):
     from mmengine.config import Config
 
-    from okdhp_mm.export import ExportError, build_model_from_config, export_student
+    from okdhp_mm.export import ExportError, export_student
+    from okdhp_mm.utils.config import build_model_from_config
 
     other = Config.fromfile(REPO / 'configs/baseline/coco_samples/'
                             'td-hm_res18_1xb4-2e_coco-samples-256x192.py')
@@ -129,7 +130,8 @@ def test_export_refuses_a_student_plain_mmpose_cannot_build(tmp_path):
     from mmpose.models.heads import CPMHead
     from mmpose.registry import MODELS
 
-    from okdhp_mm.export import ExportError, build_model_from_config, export_student
+    from okdhp_mm.export import ExportError, export_student
+    from okdhp_mm.utils.config import build_model_from_config
 
     @MODELS.register_module(force=True)
     class PluginOnlyCPMHead(CPMHead):
@@ -145,7 +147,8 @@ def test_export_refuses_a_student_plain_mmpose_cannot_build(tmp_path):
 def test_best_branch_needs_per_branch_metrics(tmp_path):
     from mmengine.config import Config
 
-    from okdhp_mm.export import ExportError, build_model_from_config, export_student
+    from okdhp_mm.export import ExportError, export_student
+    from okdhp_mm.utils.config import build_model_from_config
 
     cfg = Config.fromfile(REPO / TINY_OKDHP)
     torch.save({'state_dict': build_model_from_config(cfg).state_dict()}, tmp_path / 'c.pth')

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mmpose.registry import MODELS
-from okdhp_mm.models.heads.feature_aggregation_unit import FeatureAggregationUnit
+from okdhp_mm.models.necks.feature_aggregation_unit import FeatureAggregationUnit
 
 MODES = ['official', 'light', 'paper']
 C, T, K = 16, 3, 4

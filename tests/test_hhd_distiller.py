@@ -11,8 +11,8 @@ import torch
 
 from conftest import REPO, run_cmd
 
-from okdhp_mm.models.distillers.teacher_student_distiller import (
-    TeacherStudentDistiller, align_heatmaps, hhd_loss_share)
+from okdhp_mm.models.distillers import TeacherStudentDistiller
+from okdhp_mm.models.utils import align_heatmaps
 from okdhp_mm.models.losses.hhd_loss import HHDLoss
 
 SYN_HHD = (REPO / 'configs/hhd/synthetic/'
@@ -262,10 +262,10 @@ def test_teacher_with_other_normalisation_gets_its_own_inputs(batch):
     model = tiny_distiller(teacher=tiny_teacher(dp=dp))
     data = model.data_preprocessor(copy.deepcopy(batch), True)
     expected = model.teacher.data_preprocessor(copy.deepcopy(batch), True)['inputs']
-    torch.testing.assert_close(model._teacher_inputs('teacher', data['inputs']), expected,
+    torch.testing.assert_close(model._input_converters['teacher'](data['inputs']), expected,
                                rtol=1e-5, atol=1e-5)
     same = tiny_distiller()
-    assert same._teacher_inputs('teacher', data['inputs']) is data['inputs']
+    assert same._input_converters['teacher'](data['inputs']) is data['inputs']
 
 
 def test_bad_wiring_errors():
@@ -476,7 +476,8 @@ def test_export_tool_writes_a_student_plain_mmpose_loads(tmp_path, samples):
     import yaml
     from mmengine.config import Config
 
-    from okdhp_mm.export import build_model_from_config, export_student
+    from okdhp_mm.export import export_student
+    from okdhp_mm.utils.config import build_model_from_config
 
     torch.manual_seed(0)
     model = build_model_from_config(Config.fromfile(SYN_HHD))
@@ -509,6 +510,7 @@ def test_export_tool_writes_a_student_plain_mmpose_loads(tmp_path, samples):
 
 
 def test_hhd_loss_share_runs_and_leaves_the_model_unchanged(batch):
+    from okdhp_mm.analysis.distill_cost import hhd_loss_share
     model = tiny_distiller()
     before = state_copy(model.student)
     out = hhd_loss_share(model, batch, repeats=2)
@@ -599,12 +601,13 @@ def test_train_teacher_then_distil_on_the_synthetic_set(tmp_path, synthetic_root
 
 @pytest.mark.slow
 def test_hhd_loss_share_of_a_training_step_at_batch_32(synthetic_root):
+    from okdhp_mm.analysis.distill_cost import hhd_loss_share
     """Cost of the HHD loss (forward + backward) in a full distillation step of the synthetic
     tiny config at batch 32 (goal: <= 3 %)."""
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from okdhp_mm.export import build_model_from_config
+    from okdhp_mm.utils.config import build_model_from_config
 
     torch.set_num_threads(2)
     torch.manual_seed(0)

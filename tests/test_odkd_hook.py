@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from torch import nn
 
-from okdhp_mm.engine.odkd_hooks import OrderlyTeacherHook, orderly_fraction
+from okdhp_mm.engine.hooks.orderly_teacher_hook import OrderlyTeacherHook, orderly_fraction
 from okdhp_mm.models.losses.odkd_loss import ODKDHeatmapLoss
 
 

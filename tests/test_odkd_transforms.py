@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from okdhp_mm.datasets.transforms import (TopdownGenerateMask, mask_warp_matrix,
+from okdhp_mm.datasets.transforms.generate_mask import (TopdownGenerateMask, mask_warp_matrix,
                                           rasterize_segmentation)
 
 IN, HM = (192, 256), (48, 64)

@@ -231,7 +231,7 @@ def test_bad_branch_choice_names_the_value(samples):
     model.test_cfg['branch'] = 3
     with pytest.raises(ValueError, match=r"branch=3 .* 0\.\.2 or 'ensemble'"):
         model(**coco_batch(samples, model, train=False, n=1), mode='predict')
-    with pytest.raises(ValueError, match='branch 5 does not exist'):
+    with pytest.raises(ValueError, match=r'branch=5 is not a branch of this model \(3 branches\): use 0\.\.2$'):
         model.export_student(5)
 
 

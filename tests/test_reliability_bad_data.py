@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from okdhp_mm.engine.robust_loading import LoadImageOrSkip, UnreadableImageWarning
+from okdhp_mm.datasets.transforms.loading import LoadImageOrSkip, UnreadableImageWarning
 from test_reliability_common import (load_records, okdhp_overrides, train_in_process, write_config)
 from test_reliability_common import one_thread  # noqa: F401  (fixture)
 

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 def test_branch_out_of_range_fails_at_build(branch, shown):
     cfg = tiny_mobile_okdhp()
     cfg['test_cfg']['branch'] = branch
-    with pytest.raises(ValueError, match=rf"test_cfg\.branch={shown} is not an output of "
-                                         r"this model: use 0\.\.2 or 'ensemble'"):
+    with pytest.raises(ValueError, match=rf"test_cfg\.branch={shown} is not a branch of "
+                                         r"this model \(3 branches\): use 0\.\.2 or 'ensemble'"):
         MODELS.build(cfg)
 
 
@@ -157,7 +157,7 @@ def test_checkpoint_match_hook_stops_load_from_of_another_architecture(tmp_path,
     with pytest.raises(ValueError, match=r"load_from='.*plain\.pth' is a checkpoint of another "
                                          r"architecture than this config's "
                                          r'MultiBranchPoseEstimator \(\d+ of the model\'s \d+ '
-                                         r'keys fit; missing from the checkpoint: head\.'):
+                                         r'keys fit; missing keys: head\.'):
         train_in_process(cfg, tmp_path / 'work', load_from=str(ckpt))
     assert not (tmp_path / 'run_rank0.pt').exists()
 

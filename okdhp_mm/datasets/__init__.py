@@ -1,3 +1,3 @@
-# Registered modules are imported here so that importing okdhp_mm registers them.
-from .synthetic_coco import generate_synthetic_coco  # noqa: F401
-from .transforms import TopdownGenerateMask  # noqa: F401
+# Registers our data transforms. The built-in data generator (`okdhp_mm.datasets.synthetic`) is a
+# tool, not a dataset: it is imported where it is used, never when a config is read.
+from .transforms import LoadImageOrSkip, TopdownGenerateMask  # noqa: F401

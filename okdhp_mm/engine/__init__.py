@@ -1,9 +1,6 @@
 # Registered modules are imported here so that importing okdhp_mm registers them.
-from .checkpoint_check import CheckpointMatchHook  # noqa: F401
-from .cpu_distributed import enable_cpu_distributed
-from .loops import ResumableEpochBasedTrainLoop  # noqa: F401
-from .odkd_hooks import OrderlyTeacherHook  # noqa: F401
-from .robust_loading import LoadImageOrSkip  # noqa: F401
+from .hooks import CheckpointMatchHook, OrderlyTeacherHook  # noqa: F401
+from .runner import ResumableEpochBasedTrainLoop, enable_cpu_distributed
 
 # MMEngine's pytorch launcher assumes CUDA; let it train with gloo on CPU-only machines.
 enable_cpu_distributed()

@@ -1,1 +1,1 @@
-from .multi_output_metric import MultiOutputMetric  # noqa: F401
+from .metrics import MultiOutputMetric  # noqa: F401

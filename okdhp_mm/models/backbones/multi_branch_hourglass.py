@@ -15,6 +15,8 @@ from mmpose.models.backbones import HourglassNet
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+from ..utils import check_branch_index
+
 
 class MultiBranchFeatures:
     """Backbone output whose branch features are computed on first use.
@@ -37,9 +39,7 @@ class MultiBranchFeatures:
 
     def branch(self, index: int) -> List[Tensor]:
         """Output features of every stack of branch ``index`` (computed once)."""
-        if not 0 <= index < self.num_branches:
-            raise IndexError(f'branch index {index} is out of range: this backbone has '
-                             f'{self.num_branches} branches (0..{self.num_branches - 1})')
+        index = check_branch_index(index, self.num_branches)
         if index not in self._cache:
             self._cache[index] = self._compute_branch(index)
         return self._cache[index]
@@ -177,9 +177,7 @@ class MultiBranchHourglassNet(BaseModule):
 
     def export_branch(self, index: int) -> Tuple[dict, 'OrderedDict[str, Tensor]']:
         """Config and state dict of branch ``index`` as a plain MMPose ``HourglassNet``."""
-        if not 0 <= index < self.num_branches:
-            raise IndexError(f'branch index {index} is out of range: this backbone has '
-                             f'{self.num_branches} branches (0..{self.num_branches - 1})')
+        index = check_branch_index(index, self.num_branches)
         cfg = dict(self.plain_cfg, num_stacks=self.num_shared_stacks + self.branch_stacks[index])
         plain_keys = self._build_plain(cfg['num_stacks']).state_dict().keys()
         mapping = self._plain_key_map(index)

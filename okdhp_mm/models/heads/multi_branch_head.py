@@ -20,6 +20,7 @@ from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor, nn
 
 from ..backbones.multi_branch_hourglass import MultiBranchFeatures
+from ..utils import check_branch_index
 
 ENSEMBLE = 'ensemble'
 
@@ -210,15 +211,9 @@ class MultiBranchHead(BaseHead):
         return losses
 
     # ------------------------------------------------------------------ predict
-    def _resolve_branch(self, choice) -> Union[int, str]:
-        if choice == ENSEMBLE:
-            return ENSEMBLE
-        if isinstance(choice, str) and choice.isdigit():
-            choice = int(choice)
-        if not isinstance(choice, int) or not 0 <= choice < self.num_branches:
-            raise ValueError(f'test_cfg.branch={choice!r} is not an output of this model: use '
-                             f'0..{self.num_branches - 1} or {ENSEMBLE!r}')
-        return choice
+    def resolve_output(self, choice, name: str = 'test_cfg.branch') -> Union[int, str]:
+        """A branch index or ``'ensemble'``; an error naming ``name`` for anything else."""
+        return check_branch_index(choice, self.num_branches, name, named=(ENSEMBLE, ))
 
     def final_heatmaps(self, feats, which: Sequence[Union[int, str]]) -> Dict:
         """Final heatmaps of the requested outputs, computing only what they need."""
@@ -237,7 +232,7 @@ class MultiBranchHead(BaseHead):
 
     def predict(self, feats, batch_data_samples: OptSampleList,
                 test_cfg: ConfigType = {}) -> Union[List[InstanceData], Tuple]:
-        chosen = self._resolve_branch(test_cfg.get('branch', 0))
+        chosen = self.resolve_output(test_cfg.get('branch', 0))
         which = [chosen]
         if test_cfg.get('output_all', False):
             which = list(range(self.num_branches)) + [ENSEMBLE]
@@ -287,7 +282,7 @@ class MultiBranchHead(BaseHead):
         With a shared head (hourglass trunk), the shared stages and the branch's stages become
         one ``CPMHead`` with ``num_stages`` = shared + branch stages.
         """
-        index = self._resolve_branch(index)
+        index = self.resolve_output(index, 'branch')
         if index == ENSEMBLE:
             raise ValueError('the ensemble is a training-time teacher and has no plain MMPose '
                              'head: export a branch index instead')

@@ -21,7 +21,6 @@ keypoint k:
 Everything is batched tensor arithmetic: no Python loop over samples or keypoints and no
 host synchronisation, so the loss is cheap on GPU and safe inside compiled / async code.
 """
-import contextlib
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -30,15 +29,9 @@ from torch import Tensor
 
 from mmpose.registry import MODELS
 
+from ..utils import autocast_disabled
+
 _NORMS = ('l2', 'l1', 'softmax', 'none')
-
-
-def _no_autocast(device_type: str):
-    """Context that switches autocast off for ``device_type`` (no-op where unsupported)."""
-    try:
-        return torch.autocast(device_type=device_type, enabled=False)
-    except (RuntimeError, ValueError):  # device type without autocast support
-        return contextlib.nullcontext()
 
 
 def _pair(size: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
@@ -265,7 +258,7 @@ class HHDLoss(nn.Module):
                 target_weights: Optional[Tensor] = None) -> Tensor:
         weights = self._check(student_logits, teacher_heatmaps, target_weights)
         b, k, height, width = student_logits.shape
-        with _no_autocast(student_logits.device.type):
+        with autocast_disabled(student_logits.device.type):
             student = student_logits.float()
             teacher = teacher_heatmaps.detach().float()
 

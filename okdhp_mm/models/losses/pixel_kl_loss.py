@@ -4,7 +4,6 @@ Re-implementation of the official OKDHP ``JointsKLDLoss`` (``lib/core/loss.py`` 
 zhengli97/OKDHP), numerically hardened and extended with a temperature and an optional
 stop-gradient on the target.
 """
-import contextlib
 import math
 from typing import Optional
 
@@ -15,13 +14,7 @@ from torch import Tensor
 
 from mmpose.registry import MODELS
 
-
-def _autocast_disabled(device_type: str):
-    """Context that switches autocast off for ``device_type`` (no-op where unsupported)."""
-    try:
-        return torch.autocast(device_type=device_type, enabled=False)
-    except (RuntimeError, ValueError):  # device type without autocast support
-        return contextlib.nullcontext()
+from ..utils import autocast_disabled
 
 
 @MODELS.register_module()
@@ -43,7 +36,7 @@ class PixelKLDivLoss(nn.Module):
     ``nn.KLDivLoss(log_softmax(pred), softmax(target))``.
 
     Masking and normalisation (reproduce the official ``JointsKLDLoss``, see
-    ``/work/shared/reference/okdhp.md`` section 3.2):
+    ``lib/core/loss.py`` of the released code, github.com/zhengli97/OKDHP):
 
     * The keypoint weight **multiplies the logits before the softmax** (of both maps), exactly
       like the official code. For a weight of 0 both maps become uniform, so the keypoint
@@ -123,7 +116,7 @@ class PixelKLDivLoss(nn.Module):
         if B * K * num_pixels == 0:  # empty batch: keep the graph, return 0
             return (pred.float().sum() + target.float().sum()) * 0.0
 
-        with _autocast_disabled(pred.device.type):
+        with autocast_disabled(pred.device.type):
             x = pred.float().flatten(2)  # (B, K, HW)
             y = target.float().flatten(2)
 

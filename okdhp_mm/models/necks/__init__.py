@@ -1,1 +1,1 @@
-# Registered modules are imported here so that importing okdhp_mm registers them.
+from .feature_aggregation_unit import FeatureAggregationUnit  # noqa: F401

@@ -15,50 +15,15 @@ Partial loading on purpose (a pretrained backbone) belongs in the backbone's
 """
 from __future__ import annotations
 
-import re
-from typing import Optional, Sequence
+from typing import Sequence
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
 
-__all__ = ['CheckpointMatchHook', 'checkpoint_mismatch']
+from ...utils.checkpoint import compare_state_dicts, read_checkpoint
 
-
-def checkpoint_mismatch(model_state: dict, ckpt_state: dict,
-                        allow_missing: Sequence[str] = (),
-                        allow_unexpected: Sequence[str] = ()) -> Optional[str]:
-    """Why ``ckpt_state`` does not fit ``model_state`` (None when it does)."""
-    ckpt_state = {k[len('module.'):] if k.startswith('module.') else k: v
-                  for k, v in ckpt_state.items()}
-
-    def allowed(key, patterns):
-        return any(re.search(p, key) for p in patterns)
-
-    missing = sorted(k for k in set(model_state) - set(ckpt_state)
-                     if not allowed(k, allow_missing))
-    unexpected = sorted(k for k in set(ckpt_state) - set(model_state)
-                        if not allowed(k, allow_unexpected))
-    mismatched = sorted(
-        f'{k} {tuple(ckpt_state[k].shape)} vs model {tuple(model_state[k].shape)}'
-        for k in set(model_state) & set(ckpt_state)
-        if hasattr(ckpt_state[k], 'shape') and tuple(ckpt_state[k].shape) != tuple(
-            model_state[k].shape))
-    if not (missing or unexpected or mismatched):
-        return None
-
-    def few(keys):
-        return ', '.join(keys[:4]) + (f' ... ({len(keys)} in all)' if len(keys) > 4 else '')
-
-    fitting = len(set(model_state) & set(ckpt_state)) - len(mismatched)
-    parts = [f'{fitting} of the model\'s {len(model_state)} keys fit']
-    if missing:
-        parts.append(f'missing from the checkpoint: {few(missing)}')
-    if unexpected:
-        parts.append(f'not in the model: {few(unexpected)}')
-    if mismatched:
-        parts.append(f'other shapes: {few(mismatched)}')
-    return '; '.join(parts)
+__all__ = ['CheckpointMatchHook']
 
 
 @HOOKS.register_module()
@@ -92,19 +57,17 @@ class CheckpointMatchHook(Hook):
         key, path = self._source(runner)
         if not path:
             return
-        from mmengine.runner.checkpoint import _load_checkpoint
-
-        ckpt = _load_checkpoint(path, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-        if not isinstance(state, dict):
-            raise ValueError(f'{key}={path!r} holds no state_dict: pass a checkpoint written '
-                             'by training this config')
+        try:
+            _, state = read_checkpoint(path, what=key)
+        except ValueError as err:
+            raise ValueError(f'{err}: pass a checkpoint written by training this config') \
+                from None
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        why = checkpoint_mismatch(model.state_dict(), state, self.allow_missing,
+        why = compare_state_dicts(model.state_dict(), state, self.allow_missing,
                                   self.allow_unexpected)
         if why:
             raise ValueError(
                 f'{key}={path!r} is a checkpoint of another architecture than this config\'s '
-                f'{type(model).__name__} ({why}): pass a checkpoint trained with this config, '
-                "or load partial weights through the backbone's init_cfg=dict(type='Pretrained', "
+                f'{type(model).__name__} ({why.describe()}): pass a checkpoint trained with '
+                "this config, or load partial weights through the backbone's init_cfg=dict(type='Pretrained', "
                 'checkpoint=...)')

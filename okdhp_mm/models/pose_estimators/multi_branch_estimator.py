@@ -10,14 +10,16 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import InstanceList, OptConfigType, PixelDataList, SampleList
 from torch import Tensor
 
+from ...export.contract import ExportableStudent, ExportsBranch
 from ..backbones.multi_branch_hourglass import MultiBranchHourglassNet
+from ..utils import check_branch_index
 
 # test_cfg keys that only make sense for the multi-branch model.
 _MULTI_BRANCH_TEST_KEYS = ('branch', 'output_all')
 
 
 @MODELS.register_module()
-class MultiBranchPoseEstimator(TopdownPoseEstimator):
+class MultiBranchPoseEstimator(TopdownPoseEstimator, ExportableStudent):
     """``TopdownPoseEstimator`` whose head has several outputs (branches and an ensemble).
 
     Training and prediction are MMPose's; in addition, every output's keypoints
@@ -37,7 +39,7 @@ class MultiBranchPoseEstimator(TopdownPoseEstimator):
         # Configuration errors that would otherwise surface at the first forward (FAU) or
         # the first validation (branch): fail while building, naming the value and the fix.
         if 'branch' in self.test_cfg:
-            self.head._resolve_branch(self.test_cfg['branch'])
+            self.head.resolve_output(self.test_cfg['branch'])
         self._check_fau_channels()
 
     def _check_fau_channels(self) -> None:
@@ -77,18 +79,19 @@ class MultiBranchPoseEstimator(TopdownPoseEstimator):
         return super().add_pred_to_datasample(batch_pred_instances, batch_pred_fields,
                                               batch_data_samples)
 
-    def export_student(self, index: int) -> Tuple[dict, 'OrderedDict[str, Tensor]']:
+    @property
+    def num_students(self) -> int:
+        return self.head.num_branches
+
+    def export_student(self, index: int = 0) -> Tuple[dict, 'OrderedDict[str, Tensor]']:
         """(plain MMPose model config, state dict) of branch ``index``.
 
         The config uses MMPose's own types only (``TopdownPoseEstimator`` + the branch's
         backbone and head), so the student loads without this package.
         """
-        num = self.head.num_branches
-        if not isinstance(index, int) or not 0 <= index < num:
-            raise ValueError(f'branch {index!r} does not exist: this model has {num} branches '
-                             f'(0..{num - 1})')
+        index = check_branch_index(index, self.num_students)
         state = OrderedDict()
-        if hasattr(self.backbone, 'export_branch'):
+        if isinstance(self.backbone, ExportsBranch):
             backbone_cfg, backbone_sd = self.backbone.export_branch(index)
         else:
             backbone_cfg, backbone_sd = copy.deepcopy(self._cfgs['backbone']), \

@@ -2,8 +2,9 @@
 
 The FAU turns an image feature into per-sample, per-keypoint weights over the ``T`` branches
 (softmax over the branch axis) and builds the ensemble ("target") heatmap as the weighted sum
-of the branches' final heatmaps. Facts about the official code and the paper figure are in
-``/work/shared/reference/okdhp.md`` section 2; this is our own implementation.
+of the branches' final heatmaps. This is our own implementation of the released module
+(``lib/models/hourglass_okd_share_less.py`` of github.com/zhengli97/OKDHP) and of the paper's
+figure; the README's "where we differ" lists the differences.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -26,12 +27,12 @@ class FeatureAggregationUnit(BaseModule):
     shape ``(B, T, K)`` (softmax over the ``T`` branches, so it sums to 1 over ``T`` for every
     sample and keypoint) and ``ensemble = sum_t weights[:, t, :, None, None] * m_t`` with
     ``m_t`` the final heatmap ``(B, K, H, W)`` of branch ``t``. Unlike the released code (which
-    fed ``out[-3:]`` and so skipped branch 0's final map, okdhp.md section 2.4) the caller passes
-    exactly one heatmap per branch and every one of them enters the ensemble.
+    fed ``out[-3:]`` and so skipped branch 0's final map) the caller passes exactly one heatmap
+    per branch and every one of them enters the ensemble.
 
     Modes (all share the softmax-over-branches output):
 
-    * ``'official'`` -- the released FAU (okdhp.md 2.2): for each ``k`` in ``kernel_sizes`` a
+    * ``'official'`` -- the released FAU: for each ``k`` in ``kernel_sizes`` a
       ``k x k`` conv ``C -> C`` (padding ``k // 2``, bias) + BN + ReLU; the paths are **summed**,
       globally average pooled, ``Linear(C, hidden)`` (``hidden = C // 4``, 256 -> 64, no
       activation, as released), then one ``Linear(hidden, K)`` per branch. Parameter names
@@ -41,7 +42,7 @@ class FeatureAggregationUnit(BaseModule):
       reduces ``C`` to ``reduce_channels`` (default 64), then each path is a depthwise ``k x k``
       conv followed by a pointwise 1x1 conv + BN + ReLU (depthwise separable); paths summed,
       pooled, ``Linear(reduce_channels, hidden)`` and per-branch ``Linear(hidden, K)``.
-    * ``'paper'`` -- the paper figure (okdhp.md 2.1): each ``k x k`` conv (+BN+ReLU) is followed by
+    * ``'paper'`` -- the paper figure: each ``k x k`` conv (+BN+ReLU) is followed by
       a 1x1 conv (+BN+ReLU); the paths are **concatenated** and globally pooled; an avg-pool path
       (global average pool -> 1x1 conv -> ReLU, no BN so that batch size 1 trains) is
       concatenated to the pooled vector; one ``Linear(4C, T*K)`` gives ``a``, split into

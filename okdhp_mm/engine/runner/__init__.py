@@ -1,0 +1,2 @@
+from .cpu_distributed import enable_cpu_distributed  # noqa: F401
+from .loops import ResumableEpochBasedTrainLoop  # noqa: F401

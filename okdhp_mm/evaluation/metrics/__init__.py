@@ -1,0 +1,1 @@
+from .multi_output_metric import MultiOutputMetric  # noqa: F401

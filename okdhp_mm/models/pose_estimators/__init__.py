@@ -1,0 +1,1 @@
+from .multi_branch_estimator import MultiBranchPoseEstimator  # noqa: F401
