@@ -77,7 +77,7 @@ def test_unknown_setting_is_named(tmp_path):
     with pytest.raises(TypeError, match=r"'occlusion'.*valid settings: .*occlusion_prob"):
         generate_synthetic_coco(tmp_path, num_train_images=1, occlusion=0.5)
     with pytest.raises(TypeError, match='SyntheticCocoParams'):
-        generate_synthetic_coco(tmp_path, 20, 0)  # image counts are passed by name
+        generate_synthetic_coco(tmp_path, 20)  # image counts are passed by name
     with pytest.raises(ValueError, match=r'occlusion_prob must be in \[0, 1\], got 1.5'):
         SyntheticCocoParams(occlusion_prob=1.5).validate()
     with pytest.raises(ValueError, match=r'image_size must be \(width, height\)'):
