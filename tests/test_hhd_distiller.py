@@ -554,7 +554,7 @@ def _short_run(cfg, data_root, work_dir, iters, batch_size=8, aug=True, val=Fals
 
 @pytest.fixture(scope='module')
 def synthetic_root(tmp_path_factory):
-    from okdhp_mm.datasets.synthetic_coco import generate_synthetic_coco
+    from okdhp_mm.datasets.synthetic import generate_synthetic_coco
 
     root = tmp_path_factory.mktemp('hhd_data') / 'synthetic_coco'
     generate_synthetic_coco(root, num_train_images=24, num_val_images=2, seed=0,

@@ -61,7 +61,7 @@ def test_hook_in_a_tiny_runner_run(tmp_path):
     from mmengine.runner import Runner
 
     from conftest import REPO
-    from okdhp_mm.datasets.synthetic_coco import generate_synthetic_coco
+    from okdhp_mm.datasets.synthetic import generate_synthetic_coco
     from test_hhd_distiller import _short_run
 
     torch.set_num_threads(2)

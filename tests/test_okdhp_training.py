@@ -17,7 +17,7 @@ OKDHP_SYNTHETIC = REPO / 'configs/okdhp/synthetic/okdhp_res18-3b_1xb32-20e_synth
 
 @pytest.fixture(scope='module')
 def synthetic_root(tmp_path_factory):
-    from okdhp_mm.datasets import generate_synthetic_coco
+    from okdhp_mm.datasets.synthetic import generate_synthetic_coco
 
     root = tmp_path_factory.mktemp('synthetic')
     generate_synthetic_coco(root, num_train_images=24, num_val_images=4, seed=3)

@@ -1,4 +1,4 @@
-"""The built-in synthetic COCO person-keypoint generator (okdhp_mm.datasets.synthetic_coco)."""
+"""The built-in synthetic COCO person-keypoint generator (okdhp_mm.datasets.synthetic)."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,9 +11,9 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from okdhp_mm.datasets.synthetic_coco import (COCO_KEYPOINT_NAMES, COCO_SKELETON,
-                                              SyntheticCocoParams, generate_synthetic_coco,
-                                              render_synthetic_image)
+from okdhp_mm.datasets.synthetic import (COCO_KEYPOINT_NAMES, COCO_SKELETON,
+                                         SyntheticCocoParams, generate_synthetic_coco,
+                                         render_synthetic_image)
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = ('train', 'val')
@@ -112,15 +112,15 @@ def test_difficulty_is_present_but_moderate(tmp_path):
 
 
 def test_difficulty_knobs(tmp_path):
-    easy = generate_synthetic_coco(tmp_path / 'easy', 20, 0, seed=5, max_persons=1,
-                                   truncation_prob=0.0, occlusion_prob=0.0)
+    easy = generate_synthetic_coco(tmp_path / 'easy', num_train_images=20, num_val_images=0,
+                                   seed=5, max_persons=1, truncation_prob=0.0, occlusion_prob=0.0)
     anns = _load(tmp_path / 'easy', 'train')['annotations']
     assert len(anns) == easy['train']['num_instances'] == 20  # exactly one person per image
     body_v = np.stack([_kpts(a)[5:, 2] for a in anns])
     assert np.all(body_v > 0)  # nothing truncated: every body keypoint is labelled
 
-    generate_synthetic_coco(tmp_path / 'cut', 20, 0, seed=5, max_persons=1,
-                            truncation_prob=1.0, occlusion_prob=0.0)
+    generate_synthetic_coco(tmp_path / 'cut', num_train_images=20, num_val_images=0,
+                            seed=5, max_persons=1, truncation_prob=1.0, occlusion_prob=0.0)
     anns = _load(tmp_path / 'cut', 'train')['annotations']
     cut = [(_kpts(a)[5:, 2] == 0).any() for a in anns]
     assert np.mean(cut) > 0.7  # most figures lose body keypoints outside the image
@@ -233,7 +233,7 @@ def test_segmentation_lies_on_the_person(synth):
 
 def test_keypoints_sit_on_the_drawn_figure():
     """Under a visible keypoint the image shows the figure, not the background."""
-    from okdhp_mm.datasets.synthetic_coco import _background
+    from okdhp_mm.datasets.synthetic.texture import background
 
     params = SyntheticCocoParams(image_size=(192, 160), occlusion_prob=0.0)
     diffs = []
@@ -242,7 +242,7 @@ def test_keypoints_sit_on_the_drawn_figure():
         assert img.shape == (160, 192, 3) and img.dtype == np.uint8
         assert 1 <= len(insts) <= 3
         # the background is the first thing drawn from the image's random stream
-        bg = _background(np.random.default_rng(i), 192, 160, params.clutter)
+        bg = background(np.random.default_rng(i), 192, 160, params.clutter)
         for inst in insts:
             k = np.asarray(inst['keypoints'], dtype=np.float64).reshape(17, 3)
             vis = k[k[:, 2] == 2]
@@ -254,11 +254,13 @@ def test_keypoints_sit_on_the_drawn_figure():
 
 def test_invalid_arguments(tmp_path):
     with pytest.raises(ValueError):
-        generate_synthetic_coco(tmp_path, 1, 1, seed=-1)
+        generate_synthetic_coco(tmp_path, num_train_images=1, num_val_images=1, seed=-1)
     with pytest.raises(ValueError):
-        generate_synthetic_coco(tmp_path, 1, 1, occlusion_prob=1.5)
+        generate_synthetic_coco(tmp_path, num_train_images=1, num_val_images=1,
+                                occlusion_prob=1.5)
     with pytest.raises(ValueError):
-        generate_synthetic_coco(tmp_path, 1, 1, min_persons=3, max_persons=2)
+        generate_synthetic_coco(tmp_path, num_train_images=1, num_val_images=1, min_persons=3,
+                                max_persons=2)
 
 
 def test_cli(tmp_path, capsys):

@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     total = 7
 
     import okdhp_mm  # noqa: F401  (registers our modules, safe checkpoint loading)
-    from okdhp_mm.datasets.synthetic_coco import generate_synthetic_coco
+    from okdhp_mm.datasets.synthetic import generate_synthetic_coco
     from okdhp_mm.export import export_student
     from okdhp_mm.utils.report import draw_predictions, markdown_table, plot_training_curves
 
