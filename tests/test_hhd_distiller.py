@@ -11,8 +11,9 @@ import torch
 
 from conftest import REPO, run_cmd
 
+from okdhp_mm.analysis.distill_cost import hhd_loss_share
 from okdhp_mm.models.distillers.teacher_student_distiller import (
-    TeacherStudentDistiller, align_heatmaps, hhd_loss_share)
+    TeacherStudentDistiller, align_heatmaps)
 from okdhp_mm.models.losses.hhd_loss import HHDLoss
 
 SYN_HHD = (REPO / 'configs/hhd/synthetic/'
