@@ -1,4 +1,5 @@
-"""tools/benchmark.py and okdhp_mm.benchmark: structure, exact counts, outputs (no speed targets).
+"""tools/benchmark.py and okdhp_mm.analysis.benchmark: structure, exact counts, outputs (no
+speed targets).
 
 Timings on a shared CI machine are noise, so nothing here asserts a speed target; the tests
 check that every documented key is there, that parameter and FLOP counts are exact and
@@ -17,8 +18,9 @@ import torch
 
 from conftest import REPO, run_cmd
 from okdhp_builders import codec, tiny_hourglass_okdhp
-from okdhp_mm.benchmark import (BenchmarkError, TARGETS, _LiveStorageTracker, format_report,
-                                make_batch, run_benchmark)
+from okdhp_mm.analysis.benchmark import (BenchmarkError, TARGETS, format_report, make_batch,
+                                         run_benchmark)
+from okdhp_mm.analysis.memory import LiveStorageTracker as _LiveStorageTracker
 
 SYNTHETIC_CFG = REPO / 'configs/okdhp/synthetic/okdhp_res18-3b_1xb32-20e_synthetic-128x96.py'
 MODEL_KEYS = ('params', 'flops', 'latency_ms_b1', 'latency_ms_b2', 'peak_mem_mb')
@@ -298,7 +300,8 @@ def test_checkpoint_weights_reach_the_multi_branch_model_and_its_students(tmp_pa
     import numpy as np
     from mmpose.registry import MODELS
 
-    from okdhp_mm.benchmark import _build_models, _load_config
+    from okdhp_mm.analysis.benchmark import build_models as _build_models
+    from okdhp_mm.analysis.benchmark import load_benchmark_config as _load_config
 
     # An even smaller hourglass (2 branches, depth 1): only the loading logic matters here.
     small = _tiny_hourglass_cfg()

@@ -11,6 +11,7 @@ import torch
 
 from conftest import REPO, run_cmd
 
+from okdhp_mm.analysis.distill_cost import hhd_loss_share
 from okdhp_mm.models.distillers import TeacherStudentDistiller
 from okdhp_mm.models.utils import align_heatmaps
 from okdhp_mm.models.losses.hhd_loss import HHDLoss
@@ -510,7 +511,6 @@ def test_export_tool_writes_a_student_plain_mmpose_loads(tmp_path, samples):
 
 
 def test_hhd_loss_share_runs_and_leaves_the_model_unchanged(batch):
-    from okdhp_mm.analysis.distill_cost import hhd_loss_share
     model = tiny_distiller()
     before = state_copy(model.student)
     out = hhd_loss_share(model, batch, repeats=2)
@@ -601,7 +601,6 @@ def test_train_teacher_then_distil_on_the_synthetic_set(tmp_path, synthetic_root
 
 @pytest.mark.slow
 def test_hhd_loss_share_of_a_training_step_at_batch_32(synthetic_root):
-    from okdhp_mm.analysis.distill_cost import hhd_loss_share
     """Cost of the HHD loss (forward + backward) in a full distillation step of the synthetic
     tiny config at batch 32 (goal: <= 3 %)."""
     from mmengine.config import Config

@@ -5,15 +5,15 @@
                               [--repeats N] [--batch-sizes 1 32] [--quick]
 
 Prints the ratios (with targets, pass/fail) and the absolute numbers, and writes
-DIR/benchmark.json and DIR/benchmark.png. See ``okdhp_mm/benchmark.py`` for what is measured
-and the JSON keys. The exit status is 0 whether or not the targets are met (timings are
-machine-dependent); pass --strict to exit 1 when one is missed.
+DIR/benchmark.json and DIR/benchmark.png. See ``okdhp_mm/analysis/benchmark/__init__.py`` for
+what is measured and the JSON keys. The exit status is 0 whether or not the targets are met
+(timings are machine-dependent); pass --strict to exit 1 when one is missed.
 """
 import argparse
 import os.path as osp
 import sys
 
-from okdhp_mm.benchmark import BenchmarkError, format_report, run_benchmark
+from okdhp_mm.analysis.benchmark import BenchmarkError, format_report, run_benchmark
 
 
 def main(argv=None) -> int:

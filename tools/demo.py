@@ -70,7 +70,7 @@ def train(cfg_path: str, work_dir: str, data_root: str, epochs: int, ramp: int =
 
 
 def last_val(work_dir: str) -> dict:
-    from okdhp_mm.utils.report import read_scalars
+    from okdhp_mm.analysis.training_report import read_scalars
 
     return read_scalars(work_dir)['val'][-1]
 
@@ -118,7 +118,8 @@ def main(argv=None) -> int:
     import okdhp_mm  # noqa: F401  (registers our modules, safe checkpoint loading)
     from okdhp_mm.datasets.synthetic import generate_synthetic_coco
     from okdhp_mm.export import export_student
-    from okdhp_mm.utils.report import draw_predictions, markdown_table, plot_training_curves
+    from okdhp_mm.analysis.training_report import (draw_predictions, markdown_table,
+                                                   plot_training_curves)
 
     step(1, total, f'synthetic data: {n_train} train / {n_val} val images -> {data_root}')
     if osp.isfile(osp.join(data_root, 'annotations/person_keypoints_val.json')):
@@ -156,7 +157,7 @@ def main(argv=None) -> int:
     step(6, total, 'benchmark')
     bench = None
     try:
-        from okdhp_mm.benchmark import run_benchmark
+        from okdhp_mm.analysis.benchmark import run_benchmark
     except ImportError as err:  # pragma: no cover
         print(f'benchmark unavailable: {err}')
     else:

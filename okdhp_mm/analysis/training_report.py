@@ -98,6 +98,7 @@ def draw_predictions(config: str, checkpoint: str, ann_file: str, img_dir: str, 
 
 
 def markdown_table(rows: Sequence[dict], columns: Optional[Sequence[str]] = None) -> str:
+    """A markdown table of ``rows`` (floats with 3 decimals); columns default to the first row's."""
     columns = list(columns or rows[0].keys())
     lines = ['| ' + ' | '.join(columns) + ' |', '| ' + ' | '.join('---' for _ in columns) + ' |']
     for row in rows:
