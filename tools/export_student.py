@@ -3,7 +3,8 @@
 
     python tools/export_student.py CONFIG CHECKPOINT --branch {k|best} --out DIR
 
-Writes DIR/<name>.py (MMPose types only), DIR/<name>-<sha256[:8]>_<date>.pth (meta +
+Writes DIR/<name>.py (MMPose types only; a student with our released stacked hourglass also
+imports okdhp_mm, and the tool says so), DIR/<name>-<sha256[:8]>_<date>.pth (meta +
 state_dict) and DIR/<name>.yml (model-index entry with params, FLOPs and the branch's metric).
 """
 import argparse
@@ -29,6 +30,10 @@ def main(argv=None) -> int:
     except (ExportError, FileNotFoundError) as err:
         print(f'export_student: error: {err}', file=sys.stderr)
         return 2
+    if info['requires']:
+        print(f'export_student: note: this student needs {", ".join(info["requires"])} at '
+              f'inference (its config imports it): it is not a plain MMPose model',
+              file=sys.stderr)
     print(json.dumps(info))  # one line, last: scripts read it
     return 0
 

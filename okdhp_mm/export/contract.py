@@ -15,7 +15,7 @@ from typing import Mapping, Optional, Protocol, Tuple, runtime_checkable
 from torch import Tensor
 
 __all__ = ['ExportError', 'ExportableStudent', 'ExportsBranch', 'ExportsPlainHead',
-           'StudentExport']
+           'NeedsPlugin', 'StudentExport']
 
 # (plain MMPose config dict, state dict under the plain model's key names)
 StudentExport = Tuple[dict, 'OrderedDict[str, Tensor]']
@@ -60,3 +60,10 @@ class ExportsPlainHead(Protocol):
     def export_plain(self, head_cfg: Mapping, state: Optional[Mapping] = None,
                      prefix: str = 'head.') -> Tuple[dict, Optional['OrderedDict']]:
         ...
+
+
+class NeedsPlugin:
+    """Marker of a module of ours that an exported student may contain (it has no MMPose
+    counterpart, e.g. the released stacked hourglass). The exported config then imports
+    ``okdhp_mm`` (``custom_imports``) and the export says so; any other of our modules in a
+    student config is refused."""

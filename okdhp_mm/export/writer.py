@@ -22,7 +22,8 @@ from ..utils.checkpoint import compare_state_dicts, read_checkpoint
 from ..utils.config import build_model_from_config, config_input_size
 from .branch_choice import best_metric_key, branch_metrics, choose_best_branch
 from .contract import ExportableStudent, ExportError
-from .plain_config import find_foreign_types, plain_config, plain_value
+from .plain_config import (PLUGIN_IMPORTS, find_foreign_types, find_plugin_types,
+                           plain_config, plain_value)
 
 __all__ = ['export_student']
 
@@ -85,18 +86,19 @@ def export_student(config: Union[str, Config], checkpoint: str, out_dir: str,
     # A distiller's single student is not a branch: its name and metadata carry no index.
     branch_index = index if num_students > 1 else None
 
-    foreign = find_foreign_types(student_cfg)
+    foreign = find_foreign_types(student_cfg, allow_plugin=True)
     if foreign:
         raise ExportError('the student is not expressible with MMPose\'s own modules: '
                           f'{", ".join(foreign)}; only branches whose backbone and head are '
-                          'MMPose types can be exported')
+                          'MMPose types (or our deployable modules) can be exported')
+    plugin = find_plugin_types(student_cfg)
     from mmpose.registry import MODELS
     student = MODELS.build(copy.deepcopy(student_cfg))
     student.load_state_dict(state, strict=True)  # the exported weights fit the plain model
     student.eval()
 
-    plain_cfg = plain_config(cfg, student_cfg)
-    foreign = find_foreign_types(plain_cfg.model)
+    plain_cfg = plain_config(cfg, student_cfg, needs_plugin=bool(plugin))
+    foreign = find_foreign_types(plain_cfg.model, allow_plugin=True)
     if foreign:
         raise ExportError(f'the exported config still uses our types: {", ".join(foreign)}')
     stem = name or _default_name(config_name, branch_index)
@@ -114,7 +116,8 @@ def export_student(config: Union[str, Config], checkpoint: str, out_dir: str,
         source_checkpoint=osp.basename(checkpoint),
         branch=branch_index, epoch=ckpt.get('meta', {}).get('epoch'),
         metric={metric_key: metric_value} if metric_value is not None else {},
-        params=cost['params'], flops=cost['flops'], input_size=list(input_size))
+        params=cost['params'], flops=cost['flops'], input_size=list(input_size),
+        requires=PLUGIN_IMPORTS['imports'] if plugin else [])
     tmp_path = osp.join(out_dir, f'{stem}.tmp.pth')
     torch.save(dict(meta=plain_value(meta), state_dict=dict(state)), tmp_path)
     with open(tmp_path, 'rb') as f:
@@ -125,9 +128,10 @@ def export_student(config: Union[str, Config], checkpoint: str, out_dir: str,
 
     metafile = osp.join(out_dir, f'{stem}.yml')
     _write_metafile(metafile, stem, cfg_path, ckpt_path, cfg, student_cfg, cost, metric_key,
-                    metric_value)
+                    metric_value, meta['requires'])
     return dict(config=cfg_path, checkpoint=ckpt_path, metafile=metafile, branch=branch_index,
-                metric_key=metric_key, metric=metric_value, **cost)
+                metric_key=metric_key, metric=metric_value, requires=meta['requires'],
+                plain_mmpose=not plugin, **cost)
 
 
 def _default_name(config_name: str, index: Optional[int]) -> str:
@@ -136,7 +140,7 @@ def _default_name(config_name: str, index: Optional[int]) -> str:
 
 
 def _write_metafile(path, name, cfg_path, ckpt_path, cfg, student_cfg, cost, metric_key,
-                    metric_value) -> None:
+                    metric_value, requires) -> None:
     import yaml
 
     dataset = cfg.get('dataset_type', cfg.train_dataloader.dataset.get('type', 'unknown'))
@@ -149,7 +153,8 @@ def _write_metafile(path, name, cfg_path, ckpt_path, cfg, student_cfg, cost, met
         Metadata=dict(
             Architecture=[student_cfg['backbone']['type'], student_cfg['head']['type']],
             **{'Training Data': str(dataset).replace('Dataset', '')},
-            Params=int(cost['params']), FLOPs=int(cost['flops'])),
+            Params=int(cost['params']), FLOPs=int(cost['flops']),
+            **({'Requires': list(requires)} if requires else {})),
         Results=results or None)
     with open(path, 'w') as f:
         yaml.safe_dump(dict(Models=[entry]), f, sort_keys=False)

@@ -8,6 +8,9 @@ from typing import Any, Dict, List, Optional, Sequence
 from mmengine.evaluator import BaseMetric
 from mmpose.registry import METRICS
 
+# Output name of the FAU ensemble (MultiBranchHead); every other output is a branch.
+ENSEMBLE = 'ensemble'
+
 
 @METRICS.register_module()
 class MultiOutputMetric(BaseMetric):
@@ -17,7 +20,10 @@ class MultiOutputMetric(BaseMetric):
     ``output_keypoint_scores`` (N, O, K) when ``test_cfg.output_all=True``. Metrics come out as
     ``{output_name}/{metric key}`` (``branch0/coco/AP``, ``ensemble/coco/AP``) plus the plain
     keys (``coco/AP``) of the main prediction (``test_cfg.branch``), so ``save_best`` and every
-    MMPose tool keep working.
+    MMPose tool keep working, plus ``best_branch/{metric key}``: the best value over the
+    branches (every output but ``'ensemble'``; the smallest for error metrics such as EPE and
+    NME, the largest otherwise). ``save_best='best_branch/PCK'`` keeps the checkpoint whose best
+    branch is best, as the released OKDHP code does.
 
     Args:
         metric (dict): config of the inner metric.
@@ -88,4 +94,24 @@ class MultiOutputMetric(BaseMetric):
             if mine:
                 for key, value in self._compute(metric, mine).items():
                     metrics[f'{name}/{key}'] = value
+        metrics.update(self._best_branch(metrics))
         return metrics
+
+    def _best_branch(self, metrics: Dict[str, float]) -> Dict[str, float]:
+        """``best_branch/{key}``: the best branch value of every key all branches report."""
+        branches = [n for n in self.per_output if n != ENSEMBLE]
+        if not branches:
+            return {}
+        best = OrderedDict()
+        for key in metrics:
+            if not key.startswith(f'{branches[0]}/'):
+                continue
+            tail = key.split('/', 1)[1]
+            values = [metrics.get(f'{n}/{tail}') for n in branches]
+            if all(isinstance(v, (int, float)) for v in values):
+                best[f'best_branch/{tail}'] = (min if _lower_is_better(tail) else max)(values)
+        return best
+
+
+def _lower_is_better(key: str) -> bool:
+    return any(tag in key.upper() for tag in ('EPE', 'NME', 'LOSS'))

@@ -4,62 +4,52 @@ Stem + ``num_shared_stacks`` shared stacks, then one branch per entry of ``branc
 each continuing with its own stacks. Branch ``t`` is exactly the plain MMPose model
 ``HourglassNet(num_stacks=num_shared_stacks + branch_stacks[t])`` (same modules, same order),
 so :meth:`export_branch` can hand back its config and state dict under the plain names.
+Each stack is built once, from MMPose's own modules (``HourglassModule``, ``ConvModule``,
+``BasicBlock``): building a whole ``HourglassNet`` per branch would hold every branch's
+unused stacks in memory while the model is built.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
-from mmengine.model import BaseModule
-from mmpose.models.backbones import HourglassNet
+from mmcv.cnn import ConvModule
+from mmpose.models.backbones.hourglass import HourglassModule
+from mmpose.models.backbones.resnet import BasicBlock, ResLayer
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-from ..utils import check_branch_index
+from .multi_branch_base import MultiBranchBackbone, MultiBranchFeatures, check_branch_layout
 
-
-class MultiBranchFeatures:
-    """Backbone output whose branch features are computed on first use.
-
-    ``predict`` with one branch then costs the trunk plus that branch only.
-
-    Attributes:
-        shared (list[Tensor]): the shared stacks' output features (every one supervised).
-        fau_input (Tensor): the feature the Feature Aggregation Unit reads (the stem).
-        num_branches (int): number of branches.
-    """
-
-    def __init__(self, shared: List[Tensor], fau_input: Tensor, num_branches: int,
-                 compute_branch: Callable[[int], List[Tensor]]):
-        self.shared = shared
-        self.fau_input = fau_input
-        self.num_branches = num_branches
-        self._compute_branch = compute_branch
-        self._cache: Dict[int, List[Tensor]] = {}
-
-    def branch(self, index: int) -> List[Tensor]:
-        """Output features of every stack of branch ``index`` (computed once)."""
-        index = check_branch_index(index, self.num_branches)
-        if index not in self._cache:
-            self._cache[index] = self._compute_branch(index)
-        return self._cache[index]
+__all__ = ['MultiBranchHourglassNet']
 
 
 class _StackSequence(nn.Module):
     """A run of hourglass stacks with MMPose's inter-stack transitions.
 
-    Holds the modules of stacks ``i`` (``hourglass_modules``, ``out_convs``) and of the
-    transitions after them (``conv1x1s``, ``remap_convs``, ``inters``); ``transitions`` says
-    how many of the stacks are followed by one.
+    Holds the modules of ``num_stacks`` stacks (``hourglass_modules``, ``out_convs``) and of
+    the transitions after the first ``num_transitions`` of them (``conv1x1s``, ``remap_convs``,
+    ``inters``), under ``HourglassNet``'s names and layers.
     """
 
-    def __init__(self, plain: HourglassNet, stacks: Sequence[int], transitions: Sequence[int]):
+    def __init__(self, num_stacks: int, num_transitions: int, downsample_times: int,
+                 stage_channels: Sequence[int], stage_blocks: Sequence[int], feat_channel: int,
+                 norm_cfg: dict):
         super().__init__()
-        self.hourglass_modules = nn.ModuleList([plain.hourglass_modules[i] for i in stacks])
-        self.out_convs = nn.ModuleList([plain.out_convs[i] for i in stacks])
-        self.conv1x1s = nn.ModuleList([plain.conv1x1s[i] for i in transitions])
-        self.remap_convs = nn.ModuleList([plain.remap_convs[i] for i in transitions])
-        self.inters = nn.ModuleList([plain.inters[i] for i in transitions])
+        cur = stage_channels[0]
+        self.hourglass_modules = nn.ModuleList(
+            HourglassModule(downsample_times, stage_channels, stage_blocks)
+            for _ in range(num_stacks))
+        self.out_convs = nn.ModuleList(
+            ConvModule(cur, feat_channel, 3, padding=1, norm_cfg=norm_cfg)
+            for _ in range(num_stacks))
+        self.conv1x1s = nn.ModuleList(
+            ConvModule(cur, cur, 1, norm_cfg=norm_cfg, act_cfg=None)
+            for _ in range(num_transitions))
+        self.remap_convs = nn.ModuleList(
+            ConvModule(feat_channel, cur, 1, norm_cfg=norm_cfg, act_cfg=None)
+            for _ in range(num_transitions))
+        self.inters = nn.ModuleList(
+            BasicBlock(cur, cur, norm_cfg=norm_cfg) for _ in range(num_transitions))
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, inter_feat: Tensor) -> Tuple[List[Tensor], Tensor]:
@@ -75,7 +65,7 @@ class _StackSequence(nn.Module):
 
 
 @MODELS.register_module()
-class MultiBranchHourglassNet(BaseModule):
+class MultiBranchHourglassNet(MultiBranchBackbone):
     """Stacked hourglass with a shared trunk and several branches (OKDHP).
 
     Args:
@@ -105,44 +95,32 @@ class MultiBranchHourglassNet(BaseModule):
                      dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
                  ]):
         super().__init__(init_cfg=init_cfg)
-        if int(num_shared_stacks) < 1:
-            raise ValueError(f'num_shared_stacks={num_shared_stacks}: at least one stack must '
-                             'be shared (the FAU and the exported students need the stem)')
-        if len(branch_stacks) < 1 or any(int(n) < 1 for n in branch_stacks):
-            raise ValueError(f'branch_stacks={tuple(branch_stacks)}: give one positive stack '
-                             'count per branch, e.g. (2, 2, 2) or (2, 4, 6)')
+        self.num_shared_stacks, self.branch_stacks = check_branch_layout(num_shared_stacks,
+                                                                         branch_stacks)
         if stage_channels[0] != 256:
             raise ValueError(f'stage_channels[0]={stage_channels[0]}: MMPose\'s HourglassNet '
                              'stem always outputs 256 channels, so it must be 256')
-        self.num_shared_stacks = int(num_shared_stacks)
-        self.branch_stacks = tuple(int(n) for n in branch_stacks)
         self.plain_cfg = dict(type='HourglassNet', downsample_times=downsample_times,
                               stage_channels=tuple(stage_channels),
                               stage_blocks=tuple(stage_blocks), feat_channel=feat_channel,
                               norm_cfg=norm_cfg)
-        n0 = self.num_shared_stacks
-        trunk: Optional[HourglassNet] = None
-        branches = []
-        for n_t in self.branch_stacks:
-            plain = self._build_plain(n0 + n_t)
-            if trunk is None:
-                trunk = plain
-            # Stacks n0..n0+n_t-1 of this branch's plain network, transitions between them.
-            branches.append(_StackSequence(plain, range(n0, n0 + n_t), range(n0, n0 + n_t - 1)))
-        self.stem = trunk.stem
+        parts = dict(downsample_times=downsample_times, stage_channels=tuple(stage_channels),
+                     stage_blocks=tuple(stage_blocks), feat_channel=feat_channel,
+                     norm_cfg=norm_cfg)
+        # HourglassNet's stem, layer for layer (its state-dict names are the plain model's).
+        self.stem = nn.Sequential(
+            ConvModule(3, 128, 7, padding=3, stride=2, norm_cfg=norm_cfg),
+            ResLayer(BasicBlock, 1, 128, 256, stride=2, norm_cfg=norm_cfg))
         # Every shared stack, the last included, is followed by a transition: the branches
         # all start from it (as in the released share_less network).
-        self.shared = _StackSequence(trunk, range(n0), range(n0))
-        self.branches = nn.ModuleList(branches)
+        n0 = self.num_shared_stacks
+        self.shared = _StackSequence(n0, n0, **parts)
+        self.branches = nn.ModuleList(_StackSequence(n_t, n_t - 1, **parts)
+                                      for n_t in self.branch_stacks)
 
     @property
-    def num_branches(self) -> int:
-        return len(self.branch_stacks)
-
-    def _build_plain(self, num_stacks: int) -> HourglassNet:
-        cfg = dict(self.plain_cfg, num_stacks=num_stacks)
-        cfg.pop('type')
-        return HourglassNet(**cfg)
+    def fau_channels(self) -> int:
+        return int(self.plain_cfg['stage_channels'][0])
 
     def forward(self, x: Tensor) -> MultiBranchFeatures:
         stem_feat = self.stem(x)
@@ -151,44 +129,17 @@ class MultiBranchHourglassNet(BaseModule):
             shared=shared_feats, fau_input=stem_feat, num_branches=self.num_branches,
             compute_branch=lambda t: self.branches[t](branch_input)[0])
 
-    # ------------------------------------------------------------------ export
-    def _plain_key_map(self, index: int) -> Dict[str, str]:
-        """Plain ``HourglassNet`` state-dict key -> key in this module, for branch ``index``."""
-        n0 = self.num_shared_stacks
-        mapping = {}
-        for key in self.state_dict().keys():
-            part, rest = key.split('.', 1)
-            if part == 'stem':
-                mapping[key] = key
-            elif part == 'shared':
-                mapping[self._plain_name(rest, 0)] = key
-            elif part == 'branches':
-                t, rest = rest.split('.', 1)
-                if int(t) == index:
-                    mapping[self._plain_name(rest, n0)] = key
-        return mapping
-
-    @staticmethod
-    def _plain_name(rest: str, offset: int) -> str:
-        # `hourglass_modules.1.x` in a _StackSequence is `hourglass_modules.{1+offset}.x` in
+    def plain_key(self, key: str, index: int) -> Optional[str]:
+        # `hourglass_modules.1.x` of a _StackSequence is `hourglass_modules.{1 + offset}.x` in
         # HourglassNet; `inters.j` lives in a ResLayer (an nn.Sequential) with the same index.
+        part, rest = key.split('.', 1)
+        if part == 'stem':
+            return key
+        offset = 0
+        if part == 'branches':
+            t, rest = rest.split('.', 1)
+            if int(t) != index:
+                return None
+            offset = self.num_shared_stacks
         group, idx, tail = rest.split('.', 2)
         return f'{group}.{int(idx) + offset}.{tail}'
-
-    def export_branch(self, index: int) -> Tuple[dict, 'OrderedDict[str, Tensor]']:
-        """Config and state dict of branch ``index`` as a plain MMPose ``HourglassNet``."""
-        index = check_branch_index(index, self.num_branches)
-        cfg = dict(self.plain_cfg, num_stacks=self.num_shared_stacks + self.branch_stacks[index])
-        plain_keys = self._build_plain(cfg['num_stacks']).state_dict().keys()
-        mapping = self._plain_key_map(index)
-        own = self.state_dict()
-        state = OrderedDict()
-        for key in plain_keys:
-            if key not in mapping:
-                raise KeyError(f'plain HourglassNet key {key!r} has no counterpart in branch '
-                               f'{index}: the multi-branch layout no longer matches MMPose\'s')
-            state[key] = own[mapping[key]].detach().clone()
-        return cfg, state
-
-
-__all__ = ['MultiBranchHourglassNet', 'MultiBranchFeatures']

@@ -19,7 +19,7 @@ from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor, nn
 
-from ..backbones.multi_branch_hourglass import MultiBranchFeatures
+from ..backbones.multi_branch_base import MultiBranchFeatures
 from ..utils import check_branch_index
 
 ENSEMBLE = 'ensemble'

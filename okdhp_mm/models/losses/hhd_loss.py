@@ -92,6 +92,33 @@ def unbiased_centre(student_logits: Tensor, peak_u: Tensor, peak_v: Tensor,
     return _one(peak_u, width), _one(peak_v, height)
 
 
+def gu_centre(student_logits: Tensor, peak_u: Tensor, peak_v: Tensor,
+              beta: float = 1.0) -> Tuple[Tensor, Tensor]:
+    """Student crop centre from Gu et al.'s full debiasing relation (ICCV 2021).
+
+    With ``C = sum_{H,W} exp(beta * S)``, a soft-argmax over a map whose ``H*W`` background
+    logits are ~0 lands at ``x_s = (C - HW) / C * x_r + HW * W / (2C)`` (and ``y`` with ``H``)
+    for a peak at ``x_r``: a flat student map (``C`` not much above ``HW``) is pulled towards
+    the map centre. Applied to the teacher peak ``x_r``, truncated like the released form and
+    clamped into the map; where ``C <= 0`` or ``C`` is not finite the teacher peak is kept.
+    Unlike :func:`unbiased_centre`, this differs from the teacher peak whenever ``C`` is
+    comparable to ``HW`` -- i.e. for the untrained or low-``beta`` student maps where the
+    released form (``c / (c - 1)``) has already collapsed to the peak.
+    """
+    height, width = student_logits.shape[-2:]
+    wide = torch.float32 if student_logits.device.type == 'mps' else torch.float64
+    c = torch.exp(student_logits.float() * beta).flatten(-2).sum(dim=-1).to(wide)
+    valid = torch.isfinite(c) & (c > 0)
+    c_safe = torch.where(valid, c, torch.ones_like(c))
+    hw = float(height * width)
+
+    def _one(peak: Tensor, size: int) -> Tensor:
+        moved = (c_safe - hw) / c_safe * peak.to(wide) + hw * size / (2.0 * c_safe)
+        return torch.where(valid, torch.trunc(moved).clamp(0, size - 1).long(), peak)
+
+    return _one(peak_u, width), _one(peak_v, height)
+
+
 def _mirror_source(centre: Tensor, crop: int, size: int) -> Tuple[Tensor, Tensor]:
     """Source map index along one axis for every window position (released pad-then-flip).
 
@@ -166,6 +193,10 @@ def hhd_crop(maps: Tensor, centre_u: Tensor, centre_v: Tensor,
     return torch.where(inside, crops, torch.zeros_like(crops))
 
 
+# Student crop-centre rules, by the name HHDLoss(centre=...) takes.
+_CENTRES = {'released': unbiased_centre, 'gu': gu_centre}
+
+
 @MODELS.register_module()
 class HHDLoss(nn.Module):
     r"""HHD unbiased-crop distillation loss (vectorised ``CropbiasLoss``).
@@ -191,6 +222,10 @@ class HHDLoss(nn.Module):
             default to ``norm``.
         beta: scale of the logits in ``c = sum exp(beta * S)``; 1.0 is the released closed
             form (which ignores the student's soft-argmax beta).
+        centre: ``'released'`` (default): :func:`unbiased_centre`, the released closed form,
+            which equals the teacher peak whenever ``c`` is above about the map width (almost
+            always); ``'gu'``: :func:`gu_centre`, Gu et al.'s full form with the ``H*W`` term,
+            which moves the student's window for flat student maps.
         eps: lower clamp of the L1/L2 norms.
 
     ``forward(student_logits, teacher_heatmaps, target_weights=None)``: both ``(B, K, H, W)``;
@@ -208,6 +243,7 @@ class HHDLoss(nn.Module):
                  student_norm: Optional[str] = None,
                  teacher_norm: Optional[str] = None,
                  beta: float = 1.0,
+                 centre: str = 'released',
                  eps: float = 1e-12) -> None:
         super().__init__()
         self.crop_size = _pair(crop_size, 'crop_size')
@@ -223,12 +259,16 @@ class HHDLoss(nn.Module):
         self.loss_weight = float(loss_weight)
         self.use_target_weight = bool(use_target_weight)
         self.beta = float(beta)
+        if centre not in _CENTRES:
+            raise ValueError(f'centre must be one of {tuple(_CENTRES)}, got {centre!r}')
+        self.centre = centre
         self.eps = float(eps)
 
     def extra_repr(self) -> str:
         return (f'crop_size={self.crop_size}, student_norm={self.student_norm!r}, '
                 f'teacher_norm={self.teacher_norm!r}, loss_weight={self.loss_weight}, '
-                f'use_target_weight={self.use_target_weight}, beta={self.beta}')
+                f'use_target_weight={self.use_target_weight}, beta={self.beta}, '
+                f'centre={self.centre!r}')
 
     def _check(self, student: Tensor, teacher: Tensor,
                target_weights: Optional[Tensor]) -> Optional[Tensor]:
@@ -264,7 +304,7 @@ class HHDLoss(nn.Module):
 
             peak = teacher.reshape(b, k, height * width).argmax(dim=-1)   # first max on ties
             u_t, v_t = peak % width, torch.div(peak, width, rounding_mode='floor')
-            u_s, v_s = unbiased_centre(student, u_t, v_t, self.beta)
+            u_s, v_s = _CENTRES[self.centre](student, u_t, v_t, self.beta)
 
             s_hat = normalize_maps(student.reshape(b, k, -1), self.student_norm, self.eps)
             t_hat = normalize_maps(teacher.reshape(b, k, -1), self.teacher_norm, self.eps)

@@ -11,7 +11,7 @@ from mmpose.utils.typing import InstanceList, OptConfigType, PixelDataList, Samp
 from torch import Tensor
 
 from ...export.contract import ExportableStudent, ExportsBranch
-from ..backbones.multi_branch_hourglass import MultiBranchHourglassNet
+from ..backbones.multi_branch_base import MultiBranchBackbone
 from ..utils import check_branch_index
 
 # test_cfg keys that only make sense for the multi-branch model.
@@ -47,10 +47,10 @@ class MultiBranchPoseEstimator(TopdownPoseEstimator, ExportableStudent):
         fau = getattr(self.head, 'fau', None)
         if fau is None:
             return
-        if isinstance(self.backbone, MultiBranchHourglassNet):
-            # MultiBranchFeatures.fau_input is the stem output: stage_channels[0] (256).
-            expected = int(self.backbone.plain_cfg['stage_channels'][0])
-            what = 'the hourglass stem feature'
+        if isinstance(self.backbone, MultiBranchBackbone):
+            # MultiBranchFeatures.fau_input: the stem feature of the hourglass backbones.
+            expected = self.backbone.fau_channels
+            what = 'the multi-branch backbone\'s FAU feature (its stem)'
         else:
             # Shared encoder: the FAU reads feats[fau_in_index]; with the default -1 that is
             # the feature every branch head reads (feats[-1]), of the heads' in_channels.
