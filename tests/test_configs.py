@@ -1,6 +1,7 @@
 """Every config parses and builds; every OKDHP branch is exactly its baseline's architecture."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ from mmengine.config import Config
 
 from conftest import REPO
 
-CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if not p.name.startswith('_'))
+# What a user runs: not the shared pieces under _base_/ (they are no model on their own).
+CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py')
+                 if not p.name.startswith('_') and '_base_' not in p.parts)
 OKDHP_PAPER = sorted(p for p in CONFIGS if p.parent.name in ('coco', 'mpii')
                      and p.parent.parent.name == 'okdhp' and p.name.startswith('okdhp_'))
 
@@ -22,9 +25,16 @@ def _build(cfg: Config):
 
 
 def _baseline_of(path: Path) -> Path:
-    base = Config._get_base_files(str(path))  # the single-branch config it inherits from
-    assert len(base) == 1, base
-    return (path.parent / base[0]).resolve()
+    """The single-branch config beside an OKDHP config, the one its branch 0 exports as (same
+    schedule and data suffix): okdhp_hourglass<N>-* -> td-hm_hourglass<N>-paper,
+    okdhp_<encoder>-3b -> td-hm_<encoder>."""
+    match = re.fullmatch(r'okdhp_(?P<arch>hourglass\d+|[a-z0-9]+)-[^_]+_(?P<tail>1xb16-150e_.+)',
+                         path.name)
+    assert match, path.name
+    arch = match['arch'] + ('-paper' if match['arch'].startswith('hourglass') else '')
+    baseline = path.parent / f"td-hm_{arch}_{match['tail']}"
+    assert baseline.is_file(), baseline
+    return baseline
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: str(p.relative_to(REPO / 'configs')))

@@ -32,16 +32,16 @@ train_pipeline = [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')
 ]
+train_dataloader = dict(
+    batch_size=32, num_workers=1, persistent_workers=True,
+    dataset=dict(data_root=data_root, ann_file='annotations/person_keypoints_train.json',
+                 data_prefix=dict(img='train/'), pipeline=train_pipeline))
 val_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs')
 ]
-train_dataloader = dict(
-    batch_size=32, num_workers=1, persistent_workers=True,
-    dataset=dict(data_root=data_root, ann_file='annotations/person_keypoints_train.json',
-                 data_prefix=dict(img='train/'), pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=32, num_workers=1, persistent_workers=True,
     dataset=dict(data_root=data_root, ann_file='annotations/person_keypoints_val.json',

@@ -9,7 +9,6 @@
 # is loaded when training starts (TeacherStudentDistiller.init_weights). Validation, testing and
 # export (tools/export_student.py) use the student only.
 _base_ = ['./td-dsnt_litehrnet-18_1xb64-210e_mpii-256x256.py']
-custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
 model = dict(
     _delete_=True,

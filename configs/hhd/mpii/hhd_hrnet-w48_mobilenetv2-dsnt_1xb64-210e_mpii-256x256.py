@@ -1,23 +1,12 @@
-# HHD on MPII 256x256: MMPose's HRNet-W48 heatmap model (PCKh 0.901), frozen, distils into the
-# MobileNetV2 DSNT student of td-dsnt_mobilenetv2_1xb64-210e_mpii-256x256.py, whose data, schedule
-# and evaluation this config inherits. HHD released no MobileNetV2 distillation config; the wiring
-# is that of its Lite-HRNet configs (HHD-lite/lite18.py). The student's raw DSNT logits (before
-# beta and softmax) and the teacher's raw head.final_layer heatmap go through
-# HHDLoss(crop_size=(8, 8), norm='l2', loss_weight=0.5), the released CropbiasLoss(mode=2,
-# ifsoftmax=0, norm_mode_s=2, norm_mode_t=2, crop_size=[8, 8], loss_weight=0.5); total loss =
-# student SmoothL1 + 0 x heatmap MSE + HHD. The teacher is frozen (eval, no grad); its checkpoint
-# is loaded when training starts (TeacherStudentDistiller.init_weights). Validation, testing and
-# export (tools/export_student.py) use the student only.
-_base_ = ['./td-dsnt_mobilenetv2_1xb64-210e_mpii-256x256.py']
-custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
+# HHD on MPII 256x256 into the MobileNetV2 DSNT student of
+# td-dsnt_mobilenetv2_1xb64-210e_mpii-256x256.py: teacher, loss and wiring of
+# hhd_hrnet-w48_litehrnet-18-dsnt_1xb64-210e_mpii-256x256.py (see there), with the student's
+# encoder and head sizes changed as that student config changes them. HHD released no MobileNetV2
+# distillation config; the wiring is that of its Lite-HRNet configs (HHD-lite/lite18.py).
+_base_ = ['./hhd_hrnet-w48_litehrnet-18-dsnt_1xb64-210e_mpii-256x256.py']
 
-model = dict(
-    _delete_=True,
-    type='TeacherStudentDistiller',
-    student={{_base_.model}},
-    teacher='mmpose::body_2d_keypoint/topdown_heatmap/mpii/'
-    'td-hm_hrnet-w48_8xb64-210e_mpii-256x256.py',
-    teacher_checkpoint='https://download.openmmlab.com/mmpose/top_down/hrnet/'
-    'hrnet_w48_mpii_256x256-92cab7bd_20200812.pth',
-    distill_losses=dict(
-        loss_hhd=dict(type='HHDLoss', crop_size=(8, 8), norm='l2', loss_weight=0.5)))
+model = dict(student=dict(
+    backbone=dict(_delete_=True, type='MobileNetV2', widen_factor=1., out_indices=(7, ),
+                  init_cfg=dict(type='Pretrained', checkpoint='mmcls://mobilenet_v2')),
+    head=dict(in_channels=1280, in_featuremap_size=(8, 8),  # the 1/32 feature map
+              deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4))))

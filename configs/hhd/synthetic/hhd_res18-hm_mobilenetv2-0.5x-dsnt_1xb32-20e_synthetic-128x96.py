@@ -6,7 +6,6 @@
 # then point teacher_checkpoint at it (default below) or pass
 #   --cfg-options model.teacher_checkpoint=PATH
 _base_ = ['./td-dsnt_mobilenetv2-0.5x_1xb32-20e_synthetic-128x96.py']
-custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
 model = dict(
     _delete_=True,

@@ -13,27 +13,15 @@ model = dict(
     backbone=dict(_delete_=True, type='MobileNetV2', widen_factor=0.5, out_indices=(7, ),
                   init_cfg=None),
     head=dict(
-        _delete_=True,
-        type='DSNTHead',
-        in_channels=1280,
+        _delete_=True, type='DSNTHead', in_channels=1280, num_joints=17, beta=10.,
         in_featuremap_size=(3, 4),  # (w, h) of the 1/32 feature map
-        num_joints=17,
-        beta=10.,
-        deconv_out_channels=(64, 64, 64),
-        deconv_kernel_sizes=(4, 4, 4),
+        deconv_out_channels=(64, 64, 64), deconv_kernel_sizes=(4, 4, 4), decoder=codec,
         loss=dict(type='MultipleLossWrapper', losses=[
             dict(type='SmoothL1Loss', use_target_weight=True),
-            dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=0.)]),
-        decoder=codec),
+            dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=0.)])),
     test_cfg=dict(_delete_=True, flip_test=True, shift_coords=True, shift_heatmap=True))
 
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='RandomBBoxTransform', scale_factor=(0.8, 1.2), rotate_factor=20),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs')
-]
+# The teacher's augmentation, with integral-regression targets.
+train_pipeline = [dict(step, encoder=codec) if step.type == 'GenerateTarget' else step
+                  for step in _base_.train_pipeline]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -9,14 +9,8 @@ codec = {{_base_.codec}}
 model = dict(
     type='MultiBranchPoseEstimator',
     head=dict(
-        _delete_=True,
-        type='MultiBranchHead',
-        branches=dict(type='HeatmapHead', in_channels=256, out_channels=17,
-                      deconv_out_channels=(64, 64, 64),
-                      loss=dict(type='KeypointMSELoss', use_target_weight=True),
-                      decoder=codec),
-        num_branches=3,
-        fau=dict(type='FeatureAggregationUnit', in_channels=256, mode='light'),
+        _delete_=True, type='MultiBranchHead', branches=dict(_base_.model.head, decoder=codec),
+        num_branches=3, fau=dict(type='FeatureAggregationUnit', in_channels=256, mode='light'),
         kd_loss=dict(type='PixelKLDivLoss', use_target_weight=True, loss_weight=2.0),
         # The released ramp spans 90 of 150 epochs (60 %); keep that share of this schedule.
         kd_ramp_epochs=12),

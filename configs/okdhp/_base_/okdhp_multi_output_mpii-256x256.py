@@ -1,0 +1,13 @@
+# What every OKDHP MPII model shares: a MultiBranchPoseEstimator that predicts with branch 0
+# (the student it exports) and, for validation, returns every branch and the ensemble, each
+# scored by MpiiPCKAccuracy (MultiOutputMetric). It sits on the SimpleBaseline piece so that the
+# shared-encoder piece can take that head as its branch; the hourglass piece replaces backbone
+# and head.
+_base_ = ['./simple_baseline_mpii-256x256.py']
+
+model = dict(type='MultiBranchPoseEstimator', test_cfg=dict(branch=0, output_all=True))
+val_evaluator = dict(
+    _delete_=True, type='MultiOutputMetric',
+    metric=dict(type='MpiiPCKAccuracy'),
+    output_names=('branch0', 'branch1', 'branch2', 'ensemble'))
+test_evaluator = val_evaluator

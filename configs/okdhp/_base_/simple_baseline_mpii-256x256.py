@@ -1,0 +1,7 @@
+# The SimpleBaseline of the MobilePose setting with the OKDHP MPII recipe: MMPose's HeatmapHead
+# (3 deconvolutions) on the encoder each config sets (backbone and head.in_channels).
+_base_ = ['./okdhp_recipe_mpii-256x256.py']
+
+model = dict(head=dict(_delete_=True, type='HeatmapHead', out_channels=16,
+                       loss=dict(type='KeypointMSELoss', use_target_weight=True),
+                       decoder={{_base_.codec}}))
