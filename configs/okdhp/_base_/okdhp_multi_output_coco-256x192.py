@@ -11,3 +11,6 @@ val_evaluator = dict(
     metric=dict(type='CocoMetric', ann_file='data/coco/annotations/person_keypoints_val2017.json'),
     output_names=('branch0', 'branch1', 'branch2', 'ensemble'))
 test_evaluator = val_evaluator
+# Keep the checkpoint whose best branch is best, as the released code does (it reports the best
+# branch); plain keys (PCK, coco/AP) are those of branch 0.
+default_hooks = dict(checkpoint=dict(save_best='best_branch/coco/AP', rule='greater'))

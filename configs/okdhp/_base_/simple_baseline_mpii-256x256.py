@@ -3,5 +3,5 @@
 _base_ = ['./okdhp_recipe_mpii-256x256.py']
 
 model = dict(head=dict(_delete_=True, type='HeatmapHead', out_channels=16,
-                       loss=dict(type='KeypointMSELoss', use_target_weight=True),
+                       loss={{_base_.gt_loss}},
                        decoder={{_base_.codec}}))

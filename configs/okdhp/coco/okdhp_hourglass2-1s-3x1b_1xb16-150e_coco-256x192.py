@@ -1,7 +1,6 @@
-# OKDHP, balanced: stem + 1 shared stacks + 3 branches x 1 stacks. Every branch is the
-# 2-stack hourglass of the baseline beside this file; the FAU ensembles the branches' final
-# heatmaps (official FAU on the stem feature) and teaches every stack through pixel-wise KL.
-_base_ = ['../_base_/multi_branch_hourglass_coco-256x192.py']
+# OKDHP, balanced, on the released hourglass: stem + 1 shared + 3 branches x 1 stacks.
+# Every branch is the 2-stack hourglass td-hm_hourglass2-paper beside this file.
+_base_ = ['../_base_/multi_branch_stacked_hourglass_coco-256x192.py']
 
 model = dict(
     backbone=dict(num_shared_stacks=1, branch_stacks=(1, 1, 1)),

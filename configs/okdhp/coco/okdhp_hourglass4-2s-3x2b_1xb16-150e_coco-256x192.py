@@ -1,7 +1,6 @@
-# OKDHP, balanced: stem + 2 shared stacks + 3 branches x 2 stacks. Every branch is the
-# 4-stack hourglass of the baseline beside this file; the FAU ensembles the branches' final
-# heatmaps (official FAU on the stem feature) and teaches every stack through pixel-wise KL.
-_base_ = ['../_base_/multi_branch_hourglass_coco-256x192.py']
+# OKDHP, balanced, on the released hourglass: stem + 2 shared + 3 branches x 2 stacks.
+# Every branch is the 4-stack hourglass td-hm_hourglass4-paper beside this file.
+_base_ = ['../_base_/multi_branch_stacked_hourglass_coco-256x192.py']
 
 model = dict(
     backbone=dict(num_shared_stacks=2, branch_stacks=(2, 2, 2)),

@@ -1,7 +1,6 @@
-# OKDHP, balanced: stem + 4 shared stacks + 3 branches x 4 stacks. Every branch is the
-# 8-stack hourglass of the baseline beside this file; the FAU ensembles the branches' final
-# heatmaps (official FAU on the stem feature) and teaches every stack through pixel-wise KL.
-_base_ = ['../_base_/multi_branch_hourglass_coco-256x192.py']
+# OKDHP, balanced, on the released hourglass: stem + 4 shared + 3 branches x 4 stacks.
+# Every branch is the 8-stack hourglass td-hm_hourglass8-paper beside this file.
+_base_ = ['../_base_/multi_branch_stacked_hourglass_coco-256x192.py']
 
 model = dict(
     backbone=dict(num_shared_stacks=4, branch_stacks=(4, 4, 4)),

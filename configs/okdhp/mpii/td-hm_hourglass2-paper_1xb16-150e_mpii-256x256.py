@@ -1,8 +1,5 @@
-# Single-branch 2-stack hourglass with the paper's stack size (depth 4, 256 channels, one block
-# per level): the OKDHP baseline, and the architecture of the student exported from OKDHP.
-_base_ = ['../_base_/okdhp_recipe_mpii-256x256.py']
+# The paper's 2-stack hourglass (released StackedHourglassNet): the OKDHP baseline and the
+# architecture of the okdhp_hourglass2-* students. Exported students import okdhp_mm.
+_base_ = ['../_base_/stacked_hourglass_mpii-256x256.py']
 
-model = dict(
-    backbone=dict(num_stacks=2, downsample_times=4, stage_channels=(256, ) * 5,
-                  stage_blocks=(1, ) * 5),
-    head=dict(num_stages=2, decoder={{_base_.codec}}))
+model = dict(backbone=dict(num_stacks=2), head=dict(num_stages=2))

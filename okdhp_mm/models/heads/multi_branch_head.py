@@ -58,7 +58,10 @@ class MultiBranchHead(BaseHead):
         fau_in_index (int): which backbone feature the FAU reads when the backbone returns a
             plain tuple (shared encoder, per-branch decoders). Hourglass backbones hand the
             stem feature over themselves.
-        ensemble_loss (dict): GT loss of the ensemble; its ``loss_weight`` is λ_ens (1).
+        ensemble_loss (dict): GT loss of the ensemble; its ``loss_weight`` is 0.5 λ_ens (λ_ens = 1
+            released; MMPose's ``KeypointMSELoss`` lacks the released ``JointsMSELoss``'s 0.5,
+            so the branch heads' GT losses should have ``loss_weight=0.5`` too: then the total
+            is the released objective).
         kd_loss (dict): distillation loss; its ``loss_weight`` is λ_kd (2).
         kd_ramp_epochs (int): L of the ramp (90).
         detach_ensemble (bool): stop KD gradients into the ensemble (released: False).
@@ -77,7 +80,7 @@ class MultiBranchHead(BaseHead):
                  shared_head: OptConfigType = None,
                  fau_in_index: int = -1,
                  ensemble_loss: ConfigType = dict(
-                     type='KeypointMSELoss', use_target_weight=True, loss_weight=1.0),
+                     type='KeypointMSELoss', use_target_weight=True, loss_weight=0.5),
                  kd_loss: ConfigType = dict(
                      type='PixelKLDivLoss', use_target_weight=True, loss_weight=2.0),
                  kd_ramp_epochs: int = 90,

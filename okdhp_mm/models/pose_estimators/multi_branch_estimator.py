@@ -50,7 +50,7 @@ class MultiBranchPoseEstimator(TopdownPoseEstimator, ExportableStudent):
         if isinstance(self.backbone, MultiBranchBackbone):
             # MultiBranchFeatures.fau_input: the stem feature of the hourglass backbones.
             expected = self.backbone.fau_channels
-            what = 'the multi-branch backbone\'s FAU feature (its stem)'
+            what = 'the hourglass stem feature'
         else:
             # Shared encoder: the FAU reads feats[fau_in_index]; with the default -1 that is
             # the feature every branch head reads (feats[-1]), of the heads' in_channels.

@@ -1,0 +1,11 @@
+# The released stacked hourglass (Newell et al., as OKDHP and FPD ship it: pre-activation
+# bottlenecks, heatmaps re-injected between stacks; 13.02 M parameters for 4 stacks).
+# StackedHourglassNet outputs every stack's heatmaps; MMPose's CPMHead, with no layers of its
+# own (final_layer=None), supervises each stack and decodes the last. Configs set num_stacks.
+_base_ = ['./okdhp_recipe_mpii-256x256.py']
+
+model = dict(
+    backbone=dict(_delete_=True, type='StackedHourglassNet', num_keypoints=16),
+    head=dict(_delete_=True, type='CPMHead', in_channels=16, out_channels=16,
+              deconv_out_channels=None, final_layer=None, loss={{_base_.gt_loss}},
+              decoder={{_base_.codec}}))
