@@ -13,22 +13,23 @@ near-zero gradients into lr-sized ones). BatchNorm: torch's SyncBatchNorm only r
 (see ``test_torch_syncbn_is_gpu_only_on_this_torch``), and with per-process batch statistics a
 2-process run *should* differ from one process, so every BatchNorm is kept in eval mode
 (running statistics) during these comparisons; everything else trains as configured.
+
+What needs no processes (launcher errors, SyncBN conversion, unused parameters):
+tests/test_engine/test_runner/test_cpu_distributed.py.
 """
 from __future__ import annotations
 
 import copy
 import math
-import os
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import VENV_BIN, run_cmd
-from test_reliability_common import (LOSS_KEYS_OKDHP, TRAIN_PY, int_codec, load_records,
-                                     okdhp_overrides, save_init_checkpoint, tiny_distiller_cfg,
-                                     train_in_process, write_config)
-from test_reliability_common import one_thread  # noqa: F401  (fixture)
+from helpers.builders import int_codec, tiny_distiller_cfg
+from helpers.paths import VENV_BIN, run_cmd
+from helpers.training import (LOSS_KEYS_OKDHP, TRAIN_PY, load_records, okdhp_overrides,
+                              save_init_checkpoint, train_in_process, write_config)
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -116,52 +117,6 @@ def test_okdhp_trains_with_two_gloo_processes_like_one_process(tmp_path, samples
     print('largest relative loss difference DDP vs one process:', worst)
 
 
-# ---------------------------------------------------------------------------- unused parameters
-_CHEAP = ['okdhp_hourglass2-1s-3x1b', 'okdhp_mobilenetv2-3b', 'okdhp_res18-3b',
-          'okdhp_shufflenetv2-3b']
-_LARGE = ['okdhp_hourglass4-2s-2x4x6b-unbalanced', 'okdhp_hourglass4-2s-3x2b',
-          'okdhp_hourglass8-4s-3x4b']  # 140-280M parameters: 7-16 s each on 2 cores
-
-
-@pytest.mark.parametrize('name', _CHEAP + [
-    pytest.param(n, marks=pytest.mark.skipif(
-        not os.environ.get('OKDHP_RELIABILITY_ALL'),
-        reason='large hourglass config; set OKDHP_RELIABILITY_ALL=1 to check it'))
-    for n in _LARGE])
-def test_okdhp_configs_leave_no_parameter_unused(name):
-    """Why DDP needs no find_unused_parameters: one training loss of every OKDHP COCO config
-    reaches every trainable parameter (a 64x64 input keeps it cheap)."""
-    from mmengine.logging import MessageHub
-    from mmengine.structures import InstanceData, PixelData
-    from mmpose.registry import MODELS
-    from mmpose.structures import PoseDataSample
-
-    from conftest import REPO
-
-    (path, ) = (REPO / 'configs/okdhp/coco').glob(f'{name}_*.py')
-    model = MODELS.build(Config.fromfile(str(path)).model)
-    model.train()
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        hm = model.head.forward(model.extract_feat(x))['ensemble'][0].shape[1:]
-    samples = []
-    for _ in range(2):
-        sample = PoseDataSample()
-        sample.gt_fields = PixelData(heatmaps=torch.rand(hm))
-        sample.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, hm[0]))
-        samples.append(sample)
-    hub = MessageHub.get_current_instance()
-    epoch = hub.get_info('epoch', 0)
-    hub.update_info('epoch', 1)
-    try:
-        losses = model.loss(x, samples)
-    finally:
-        hub.update_info('epoch', epoch)
-    sum(v for k, v in losses.items() if 'loss' in k).backward()
-    unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
-    assert not unused, unused
-
-
 # ---------------------------------------------------------------------------- HHD distiller
 @pytest.mark.slow
 def test_hhd_distiller_trains_with_two_gloo_processes_like_one_process(tmp_path, samples):
@@ -194,38 +149,7 @@ def test_hhd_distiller_trains_with_two_gloo_processes_like_one_process(tmp_path,
     _compare_runs(ddp_dir, one_dir, ['loss', 'loss_kpt', 'loss_hhd'], n_iters=3)
 
 
-# ---------------------------------------------------------------------------- launcher details
-def test_nccl_on_a_cpu_only_machine_names_the_gloo_fix(monkeypatch):
-    import mmengine.dist.utils as dist_utils
-
-    if torch.cuda.is_available():
-        pytest.skip('CUDA is available: MMEngine\'s own launcher path is used')
-    monkeypatch.setenv('RANK', '0')
-    monkeypatch.setenv('LOCAL_RANK', '0')
-    monkeypatch.setenv('WORLD_SIZE', '1')
-    with pytest.raises(ValueError, match=r"backend='nccl' needs CUDA GPUs.*"
-                                         r"env_cfg\.dist_cfg\.backend=gloo"):
-        dist_utils.init_dist('pytorch', backend='nccl')
-    assert not torch.distributed.is_initialized()
-
-
-def test_sync_bn_conversion_covers_every_batchnorm_of_okdhp():
-    """``sync_bn='torch'`` converts the hourglass', FAU's and heads' BN layers (and back)."""
-    from mmengine.model import convert_sync_batchnorm, revert_sync_batchnorm
-    from mmpose.registry import MODELS
-    from torch.nn.modules.batchnorm import _BatchNorm
-
-    from okdhp_builders import tiny_hourglass_okdhp
-
-    model = MODELS.build(tiny_hourglass_okdhp())
-    n_bn = sum(isinstance(m, _BatchNorm) for m in model.modules())
-    assert n_bn > 0 and any(isinstance(m, _BatchNorm) for m in model.head.fau.modules())
-    synced = convert_sync_batchnorm(model, 'torch')
-    assert sum(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules()) == n_bn
-    back = revert_sync_batchnorm(synced)
-    assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in back.modules())
-
-
+# ---------------------------------------------------------------------------- SyncBatchNorm
 SYNCBN_PROBE = '''
 import torch, torch.distributed as dist
 from mmengine.model import convert_sync_batchnorm

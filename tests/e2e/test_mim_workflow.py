@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import VENV_BIN, run_cmd
+from helpers.malicious_checkpoint import RunsCodeOnLoad
+from helpers.paths import VENV_BIN, run_cmd
 
 SAMPLE_CFG = 'configs/baseline/coco_samples/td-hm_res18_1xb4-2e_coco-samples-256x192.py'
 
@@ -53,11 +54,9 @@ def test_mim_test_loads_the_checkpoint_it_wrote(trained_samples, samples):
 
 @pytest.mark.slow
 def test_mim_test_refuses_a_crafted_checkpoint(tmp_path, samples):
-    from test_safe_checkpoint import _RunsCodeOnLoad
-
     marker = tmp_path / 'pwned'
     evil = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {}, 'meta': _RunsCodeOnLoad(str(marker))}, evil)
+    torch.save({'state_dict': {}, 'meta': RunsCodeOnLoad(str(marker))}, evil)
     proc = _mim('test', 'mmpose', SAMPLE_CFG, '-C', evil, '--work-dir', tmp_path / 'w',
                 '--cfg-options', f'test_dataloader.dataset.data_root={samples}/coco/',
                 f'test_evaluator.ann_file={samples}/coco/test_coco.json', check=False)

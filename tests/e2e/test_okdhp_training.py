@@ -10,24 +10,16 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MessageHub
 
-from conftest import REPO
+from helpers.paths import REPO
 
 OKDHP_SYNTHETIC = REPO / 'configs/okdhp/synthetic/okdhp_res18-3b_1xb32-20e_synthetic-128x96.py'
 
 
-@pytest.fixture(scope='module')
-def synthetic_root(tmp_path_factory):
-    from okdhp_mm.datasets.synthetic import generate_synthetic_coco
-
-    root = tmp_path_factory.mktemp('synthetic')
-    generate_synthetic_coco(root, num_train_images=24, num_val_images=4, seed=3)
-    return root
-
-
 @pytest.mark.slow
-def test_short_run_lowers_every_branch_loss(synthetic_root):
+def test_short_run_lowers_every_branch_loss(synthetic_coco):
     from mmpose.registry import DATASETS, MODELS
 
+    synthetic_root = synthetic_coco(num_train_images=24, num_val_images=4, seed=3)
     torch.manual_seed(0)
     cfg = Config.fromfile(OKDHP_SYNTHETIC)
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)

@@ -13,10 +13,10 @@ checkpoint of the work dir).
 MMEngine's ``EpochBasedTrainLoop`` restarts the interrupted epoch from its first batch
 (``test_mmengine_epoch_loop_replays_the_interrupted_epoch``);
 ``okdhp_mm.engine.ResumableEpochBasedTrainLoop`` continues it where the checkpoint was taken.
+The loop in the configs and exports: tests/test_engine/test_runner/test_resumable_loop.py.
 """
 from __future__ import annotations
 
-import glob
 import shutil
 import time
 from pathlib import Path
@@ -24,35 +24,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO
-from test_reliability_common import (load_records, okdhp_overrides, read_scalars,
-                                     save_init_checkpoint, tiny_resnet_okdhp, train_in_process,
-                                     write_config)
-from test_reliability_common import one_thread  # noqa: F401  (fixture)
+from helpers.training import (RESUMABLE_LOOP, RESUME_EPOCHS, load_records, read_scalars,
+                              resume_overrides, save_init_checkpoint, train_in_process,
+                              write_config)
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
-MAX_EPOCHS, ITERS_PER_EPOCH, CKPT_INTERVAL, CRASH_AFTER = 3, 3, 2, 5
-RESUMABLE = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=MAX_EPOCHS,
-                 val_interval=100)
+MAX_EPOCHS, ITERS_PER_EPOCH, CKPT_INTERVAL, CRASH_AFTER = RESUME_EPOCHS, 3, 2, 5
 PLAIN = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=MAX_EPOCHS,
              val_interval=100)
 COMPARED = ['loss', 'loss_gt_b0', 'loss_kd_b0', 'loss_gt_b1', 'loss_kd_b1', 'loss_gt_b2',
             'loss_kd_b2', 'loss_gt_ens', 'kd_weight']
-
-
-def _overrides(samples, train_cfg, checkpoint=None):
-    o = okdhp_overrides(samples, batch_size=4)
-    o.update(
-        model=tiny_resnet_okdhp(kd_ramp_epochs=3),
-        train_cfg=train_cfg,
-        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
-        param_scheduler=[dict(type='LinearLR', start_factor=0.1, by_epoch=False,
-                              begin=0, end=7)],
-        log_processor=dict(window_size=50))  # smoothed logs: needs the restored history
-    o['train_dataloader']['sampler'] = dict(type='DefaultSampler', shuffle=True)
-    o['default_hooks'] = dict(logger=dict(interval=1), checkpoint=checkpoint)
-    return o
 
 
 def _ckpt_hook(interval=CKPT_INTERVAL):
@@ -70,12 +52,13 @@ def _new_log_dir(work: Path, before: set) -> Path:
 def runs(tmp_path_factory, samples):
     """The uninterrupted run and the killed one (its work dir holds iter_2/iter_4.pth)."""
     tmp = tmp_path_factory.mktemp('resume')
-    full = write_config(tmp / 'full.py', _overrides(samples, RESUMABLE),
+    full = write_config(tmp / 'full.py', resume_overrides(samples, RESUMABLE_LOOP),
                         recorder=dict(out_dir=str(tmp), tag='full'))
     # PyTorch's default initialisation: branch heatmaps differ, the KD terms are not ~0
     init = str(save_init_checkpoint(full, tmp / 'init.pth'))
     train_in_process(full, tmp / 'full', load_from=init)
-    killed = write_config(tmp / 'killed.py', _overrides(samples, RESUMABLE, _ckpt_hook()),
+    killed = write_config(tmp / 'killed.py',
+                          resume_overrides(samples, RESUMABLE_LOOP, _ckpt_hook()),
                           recorder=dict(out_dir=str(tmp), tag='killed',
                                         crash_after=CRASH_AFTER))
     with pytest.raises(RuntimeError, match='simulated kill after iteration 5'):
@@ -94,7 +77,8 @@ def _resume(runs, name, train_cfg, monkeypatch=None):
     shutil.copytree(tmp / 'killed', work)
     before = set(work.iterdir())
     time.sleep(1.1)  # a new timestamped log dir, not the killed run's
-    cfg = write_config(tmp / f'{name}.py', _overrides(runs['samples'], train_cfg, _ckpt_hook()),
+    cfg = write_config(tmp / f'{name}.py',
+                       resume_overrides(runs['samples'], train_cfg, _ckpt_hook()),
                        recorder=dict(out_dir=str(tmp), tag=name))
     train_in_process(cfg, work, resume=True)
     return load_records(tmp / f'{name}_rank0.pt'), read_scalars(_new_log_dir(work, before))
@@ -134,7 +118,7 @@ def test_resume_mid_epoch_continues_like_the_uninterrupted_run(runs, monkeypatch
 
     monkeypatch.setattr(safe, 'safe_torch_load', spy_safe)
     monkeypatch.setattr(torch, 'load', spy_torch_load)
-    resumed, scalars = _resume(runs, 'resumed', RESUMABLE)
+    resumed, scalars = _resume(runs, 'resumed', RESUMABLE_LOOP)
     monkeypatch.undo()
 
     # the checkpoint came through our loader, with weights_only=True
@@ -169,37 +153,3 @@ def test_mmengine_epoch_loop_replays_the_interrupted_epoch(runs):
     full = runs['full']
     assert [r['iter'] for r in resumed] == list(range(4, 10))  # one iteration too many
     assert resumed[0]['ids'] == full[3]['ids'] != full[4]['ids']  # epoch 2, batch 0 again
-
-
-OKDHP_RECIPES = sorted(glob.glob(str(REPO / 'configs/okdhp/*/_recipe_okdhp_*.py'))) + [
-    str(REPO / 'configs/okdhp/coco_samples/'
-        'okdhp_hourglass-tiny-1s-3x1b_1xb4-2e_coco-samples-64x64.py')]
-
-
-@pytest.mark.parametrize('path', OKDHP_RECIPES, ids=lambda p: Path(p).name)
-def test_okdhp_configs_train_with_the_resumable_loop(path):
-    from mmengine.config import Config
-
-    cfg = Config.fromfile(path)
-    assert cfg.train_cfg.get('type') == 'ResumableEpochBasedTrainLoop'
-    assert 'by_epoch' not in cfg.train_cfg
-
-
-def test_exported_student_config_trains_with_mmpose_own_loop(tmp_path, samples):
-    """A model trained with ResumableEpochBasedTrainLoop exports a config plain MMPose can
-    train from (no okdhp_mm loop type left in train_cfg)."""
-    from mmengine.config import Config
-    from mmpose.registry import MODELS
-
-    from okdhp_mm.export import export_student
-
-    over = _overrides(samples, RESUMABLE)
-    cfg_path = write_config(tmp_path / 'cfg.py', over)
-    model = MODELS.build(Config.fromfile(str(cfg_path)).model)
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, tmp_path / 'model.pth')
-    out = export_student(str(cfg_path), str(tmp_path / 'model.pth'), str(tmp_path / 'out'),
-                         branch=0)
-    exported = Config.fromfile(out['config'])
-    assert exported.train_cfg.get('type') in (None, 'EpochBasedTrainLoop')
-    assert exported.train_cfg.max_epochs == MAX_EPOCHS
-    assert 'ResumableEpochBasedTrainLoop' not in Path(out['config']).read_text()

@@ -1,4 +1,4 @@
-"""Helpers of the reliability tests (no tests here): tiny derived configs, a step recorder.
+"""In-process training: derived config files, a step-recording hook, the runner, its records.
 
 The configs derive from the tiny OKDHP hourglass config on the real COCO samples, shrunk to
 32x32 crops (8x8 heatmaps), without random augmentation, sampler shuffling or validation, so
@@ -12,18 +12,14 @@ import uuid
 from pathlib import Path
 from typing import Optional
 
-import pytest
 import torch
 
-from conftest import REPO
+from helpers.builders import tiny_resnet_okdhp
+from helpers.paths import TINY_OKDHP
 
-TINY_OKDHP = (REPO / 'configs/okdhp/coco_samples' /
-              'okdhp_hourglass-tiny-1s-3x1b_1xb4-2e_coco-samples-64x64.py')
 TRAIN_PY = Path(sys.executable).parent.parent / 'lib' / (
     f'python{sys.version_info.major}.{sys.version_info.minor}') / 'site-packages' / 'mmpose' / \
     '.mim' / 'tools' / 'train.py'
-MEAN_STD = dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
 # Loss keys (what MMEngine sums into `loss`) and the logged KD ramp weight.
 LOSS_KEYS_OKDHP = ['loss', 'loss_gt_shared', 'loss_kd_shared', 'loss_gt_b0', 'loss_kd_b0',
                    'loss_gt_b1', 'loss_kd_b1', 'loss_gt_b2', 'loss_kd_b2', 'loss_gt_ens',
@@ -227,24 +223,6 @@ def save_init_checkpoint(cfg_path: Path, out: Path, init_weights: bool = False) 
     return out
 
 
-def tiny_resnet_okdhp(input_size=(32, 32), heatmap_size=(8, 8), kd_ramp_epochs=3) -> dict:
-    """A fast OKDHP model (shared tiny ResNet encoder, three deconvolution branches) that
-    replaces the tiny config's hourglass (``_delete_``) where only the training machinery is
-    under test: its checkpoints are 3 MB instead of 215 MB."""
-    codec = dict(type='MSRAHeatmap', input_size=input_size, heatmap_size=heatmap_size, sigma=1)
-    return dict(
-        _delete_=True, type='MultiBranchPoseEstimator', data_preprocessor=MEAN_STD,
-        backbone=dict(type='ResNet', depth=18, stem_channels=16, base_channels=16),
-        head=dict(type='MultiBranchHead',
-                  branches=dict(type='HeatmapHead', in_channels=128, out_channels=17,
-                                deconv_out_channels=(16, 16, 16),
-                                deconv_kernel_sizes=(4, 4, 4), decoder=codec),
-                  num_branches=3,
-                  fau=dict(type='FeatureAggregationUnit', in_channels=128, mode='light'),
-                  kd_ramp_epochs=kd_ramp_epochs),
-        test_cfg=dict(flip_test=False, branch=0))
-
-
 def read_scalars(log_dir: Path) -> dict:
     """iteration -> logged scalars of one run's ``vis_data/scalars.json``."""
     import json
@@ -256,41 +234,58 @@ def read_scalars(log_dir: Path) -> dict:
     return out
 
 
-# HHD: a tiny heatmap teacher and DSNT (integral) student on 32x32 crops, 8x8 maps.
-def int_codec(size, hm):
-    return dict(type='IntegralRegressionLabel', input_size=size, heatmap_size=hm, sigma=1.0,
-                normalize=True)
+# The synthetic set of the HHD runs (generate_synthetic_coco settings).
+HHD_SYNTHETIC_SET = dict(num_train_images=24, num_val_images=2, seed=0, image_size=(128, 128))
 
 
-def tiny_distiller_cfg(size=(32, 32), hm=(8, 8), K=17) -> dict:
-    teacher = dict(
-        type='TopdownPoseEstimator', data_preprocessor=MEAN_STD,
-        backbone=dict(type='ResNet', depth=18, stem_channels=16, base_channels=16),
-        head=dict(type='HeatmapHead', in_channels=128, out_channels=K,
-                  deconv_out_channels=(16, 16, 16), deconv_kernel_sizes=(4, 4, 4),
-                  loss=dict(type='KeypointMSELoss', use_target_weight=True),
-                  decoder=dict(type='MSRAHeatmap', input_size=size, heatmap_size=hm, sigma=1.0)),
-        test_cfg=dict(flip_test=False))
-    student = dict(
-        type='TopdownPoseEstimator', data_preprocessor=MEAN_STD,
-        backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8),
-        head=dict(type='DSNTHead', in_channels=64, in_featuremap_size=(size[0] // 32,
-                                                                      size[1] // 32),
-                  num_joints=K, beta=10., deconv_out_channels=(16, 16, 16),
-                  loss=dict(type='MultipleLossWrapper', losses=[
-                      dict(type='SmoothL1Loss', use_target_weight=True),
-                      dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=0.)]),
-                  decoder=int_codec(size, hm)),
-        test_cfg=dict(flip_test=False))
-    return dict(_delete_=True, type='TeacherStudentDistiller', student=student, teacher=teacher,
-                distill_losses=dict(loss_hhd=dict(type='HHDLoss', loss_weight=0.5)))
+def short_run_config(cfg, data_root: Path, work_dir, iters: int, batch_size: int = 8,
+                     aug: bool = True, val: bool = False):
+    """``cfg`` (a synthetic-set config) cut down to ``iters`` iterations on ``data_root``:
+    constant-lr Adam, one checkpoint at the end, no test (and no validation unless ``val``:
+    then on the synthetic val split at the end), optionally without random augmentation."""
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg = dict(by_epoch=False, max_iters=iters,
+                         val_interval=iters if val else 10 ** 6)
+    for key in ('test_cfg', 'test_dataloader', 'test_evaluator') + (
+            () if val else ('val_cfg', 'val_dataloader', 'val_evaluator')):
+        cfg[key] = None
+    if val:  # validation on the synthetic val split at the end of the run
+        vdl = cfg.val_dataloader
+        vdl.num_workers, vdl.persistent_workers, vdl.batch_size = 0, False, 4
+        vdl.dataset.data_root = str(data_root) + '/'
+        cfg.val_evaluator.ann_file = str(data_root / 'annotations/person_keypoints_val.json')
+    cfg.param_scheduler = None
+    cfg.optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=iters, by_epoch=False)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.log_level = 'WARNING'
+    cfg.randomness = dict(seed=0)
+    dl = cfg.train_dataloader
+    dl.batch_size, dl.num_workers, dl.persistent_workers = batch_size, 0, False
+    dl.dataset.data_root = str(data_root) + '/'
+    if not aug:
+        dl.dataset.pipeline = [t for t in dl.dataset.pipeline
+                               if t['type'] not in ('RandomFlip', 'RandomBBoxTransform')]
+    return cfg
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread for in-process work: on a busy 2-core machine, two OpenMP threads
-    wait on each other and run several times slower (torchrun workers use one each too)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Resume: 12 instances, batch 4 (3 iterations per epoch), 3 epochs.
+RESUME_EPOCHS = 3
+RESUMABLE_LOOP = dict(_delete_=True, type='ResumableEpochBasedTrainLoop',
+                      max_epochs=RESUME_EPOCHS, val_interval=100)
+
+
+def resume_overrides(samples: Path, train_cfg: dict, checkpoint: Optional[dict] = None) -> dict:
+    """The resume setup: the fast shared-encoder model, a KL ramp over 3 epochs, Adam with an
+    iteration-based warm-up, sampler shuffling, window-smoothed logs."""
+    o = okdhp_overrides(samples, batch_size=4)
+    o.update(
+        model=tiny_resnet_okdhp(kd_ramp_epochs=3),
+        train_cfg=train_cfg,
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-3)),
+        param_scheduler=[dict(type='LinearLR', start_factor=0.1, by_epoch=False,
+                              begin=0, end=7)],
+        log_processor=dict(window_size=50))  # smoothed logs: needs the restored history
+    o['train_dataloader']['sampler'] = dict(type='DefaultSampler', shuffle=True)
+    o['default_hooks'] = dict(logger=dict(interval=1), checkpoint=checkpoint)
+    return o

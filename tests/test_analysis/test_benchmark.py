@@ -16,8 +16,8 @@ import zlib
 import pytest
 import torch
 
-from conftest import REPO, run_cmd
-from okdhp_builders import codec, tiny_hourglass_okdhp
+from helpers.builders import codec, tiny_hourglass_okdhp
+from helpers.paths import REPO, load_tool, run_cmd
 from okdhp_mm.analysis.benchmark import (BenchmarkError, TARGETS, format_report, make_batch,
                                          run_benchmark)
 from okdhp_mm.analysis.memory import LiveStorageTracker as _LiveStorageTracker
@@ -168,20 +168,11 @@ def test_cli_json_structure_and_exact_counts_shared_encoder(cli_run):
 
 
 def test_cli_reports_a_config_that_is_not_multi_branch(tmp_path, capsys):
-    main = _cli_main()
+    main = load_tool('benchmark').main
     plain = REPO / 'configs/baseline/coco_samples/td-hm_res18_1xb4-2e_coco-samples-256x192.py'
     assert main([str(plain), '--quick', '--out', str(tmp_path)]) == 2
     assert 'not a multi-branch model' in capsys.readouterr().err
     assert not (tmp_path / 'benchmark.json').exists()
-
-
-def _cli_main():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('okdhp_tools_benchmark',
-                                                  REPO / 'tools' / 'benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 # ---------------------------------------------------------------- library, tiny hourglass

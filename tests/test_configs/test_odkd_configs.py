@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 from mmengine.config import Config
 
-from conftest import REPO
+from helpers.distill import count_teacher_runs, heatmap_kd_loss_from_scratch
+from helpers.paths import REPO
 
 ODKD = REPO / 'configs/odkd'
 COCO = ODKD / 'coco/odkd_hrnet-w32-w48mask_hrnet-w16_8xb64-210e_coco-256x192.py'
@@ -31,9 +32,15 @@ def test_coco_odkd_config():
     assert model._loss_teacher == dict(loss_primary='primary', loss_senior='senior')
     hook = [h for h in cfg.custom_hooks if h.type == 'OrderlyTeacherHook'][0]
     assert hook.switch_epoch == 105 and cfg.train_cfg.max_epochs == 210
-    student_cfg, _ = model.export_student()
+    student_cfg, state = model.export_student()
     assert student_cfg['type'] == 'TopdownPoseEstimator'
     assert student_cfg['head']['type'] == 'HeatmapHead'
+    # The exported weights are exactly the plain student's: no teacher keys, no prefix.
+    with torch.device('meta'):
+        plain = MODELS.build(student_cfg)
+    plain.load_state_dict(state, strict=True, assign=True)
+    assert set(state) == set(plain.state_dict())
+    assert not any(k.startswith(('student.', 'teacher')) for k in state)
     senior = Config.fromfile(ODKD / 'coco/td-hm-mask_hrnet-w48_8xb32-210e_coco-256x192.py')
     types = [t['type'] for t in senior.train_dataloader.dataset.pipeline]
     assert types.index('TopdownGenerateMask') > types.index('TopdownAffine')
@@ -61,5 +68,19 @@ def test_synthetic_senior_pipeline_runs_on_real_samples(samples):
     losses = senior.loss(data['inputs'], data['data_samples'])
     assert losses['loss_mask'] > 0
     senior.eval()
+    runs = count_teacher_runs(model)
     out = model.loss(data['inputs'], data['data_samples'])
     assert out['loss_senior'].item() == 0 and out['loss_primary'].item() > 0
+    # The switched-off senior teacher did not run; the primary loss is the configured
+    # ODKDHeatmapLoss of the student's and the primary teacher's heatmaps.
+    assert runs == {'primary': 1, 'senior': 0}
+    kd = {k: v for k, v in cfg.model.distill_losses.loss_primary.items() if k != 'teacher_name'}
+    torch.testing.assert_close(out['loss_primary'].detach(), heatmap_kd_loss_from_scratch(
+        model, 'primary', kd, data['inputs'], data['data_samples']))
+    # After OrderlyTeacherHook's switch (weights the other way) the senior runs and counts.
+    model.distill_losses['loss_primary'].loss_weight = 0.
+    model.distill_losses['loss_senior'].loss_weight = 1.
+    runs.update(primary=0, senior=0)
+    out = model.loss(data['inputs'], data['data_samples'])
+    assert runs == {'primary': 0, 'senior': 1}
+    assert out['loss_primary'].item() == 0 and out['loss_senior'].item() > 0

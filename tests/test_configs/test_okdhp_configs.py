@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO
+from helpers.paths import REPO
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if not p.name.startswith('_'))
 OKDHP_PAPER = sorted(p for p in CONFIGS if p.parent.name in ('coco', 'mpii')

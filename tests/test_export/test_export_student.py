@@ -1,113 +1,17 @@
-"""Student export: `mim train` a tiny OKDHP model, export a branch, load it with plain MMPose."""
+"""okdhp_mm.export.export_student: what it refuses (checkpoints of another architecture, a
+student plain MMPose cannot build, ``--branch best`` without metrics) and the HHD distiller's
+student it writes (the mim-trained OKDHP round trip: tests/e2e/test_export_workflow.py)."""
 from __future__ import annotations
 
-import json
-import re
 import sys
 
 import numpy as np
 import pytest
 import torch
-import yaml
+from mmpose.registry import MODELS
 
-from conftest import REPO, VENV_BIN, run_cmd
-
-TINY_OKDHP = 'configs/okdhp/coco_samples/okdhp_hourglass-tiny-1s-3x1b_1xb4-2e_coco-samples-64x64.py'
-
-
-@pytest.fixture(scope='module')
-def trained_okdhp(tmp_path_factory, samples):
-    """2 epochs of the tiny OKDHP hourglass on the COCO samples, through `mim train`."""
-    work = tmp_path_factory.mktemp('okdhp_train')
-    proc = run_cmd([VENV_BIN / 'mim', 'train', 'mmpose', TINY_OKDHP, '--work-dir', work])
-    return work, proc.stdout + proc.stderr
-
-
-def _export(cfg, ckpt, out, *extra, check=True):
-    return run_cmd([sys.executable, REPO / 'tools/export_student.py', cfg, ckpt, '--out', out,
-                    *extra], check=check)
-
-
-def _predict(cfg, ckpt, out, samples, *extra):
-    run_cmd([sys.executable, REPO / 'tools/verify_student.py', cfg, ckpt, '--ann',
-             samples / 'coco/test_coco.json', '--img-dir', samples / 'coco', '--out', out,
-             *extra])
-    return np.load(out)
-
-
-@pytest.mark.slow
-def test_mim_train_validates_every_branch_and_the_ensemble(trained_okdhp):
-    work, log = trained_okdhp
-    for name in ('branch0', 'branch1', 'branch2', 'ensemble'):
-        assert re.search(rf'{name}/coco/AP: [0-9.]+', log), f'{name} missing\n{log[-2000:]}'
-    assert re.search(r' coco/AP: [0-9.]+', log)  # the main output, for save_best
-    for t in range(3):
-        assert re.search(rf'loss_gt_b{t}: [0-9.]+', log) and re.search(rf'loss_kd_b{t}: ', log)
-
-
-@pytest.mark.slow
-def test_mim_test_runs_the_tiny_okdhp_config(trained_okdhp):
-    work, _ = trained_okdhp
-    proc = run_cmd([VENV_BIN / 'mim', 'test', 'mmpose', TINY_OKDHP, '-C', work / 'epoch_2.pth',
-                    '--work-dir', work / 'test'])
-    assert re.search(r'Epoch\(test\).*ensemble/coco/AP: [0-9.]+', proc.stdout + proc.stderr)
-
-
-@pytest.mark.slow
-def test_export_picks_the_requested_branch(trained_okdhp, tmp_path):
-    from okdhp_mm.export import export_student
-
-    work, _ = trained_okdhp
-    info = export_student(TINY_OKDHP, str(work / 'epoch_2.pth'), str(tmp_path), branch=2)
-    raw = torch.load(info['checkpoint'], map_location='cpu', weights_only=True)
-    assert info['branch'] == raw['meta']['branch'] == 2
-    assert raw['meta']['metric']['coco/AP'] == pytest.approx(info['metric'])
-
-
-@pytest.mark.slow
-def test_exported_student_predicts_like_its_branch_in_plain_mmpose(trained_okdhp, samples,
-                                                                   tmp_path):
-    work, _ = trained_okdhp
-    ckpt = work / 'epoch_2.pth'
-    out = _export(TINY_OKDHP, ckpt, tmp_path / 'zoo', '--branch', 'best').stdout
-    info = json.loads(out.strip().splitlines()[-1])
-    k = info['branch']
-    assert k in (0, 1, 2)
-    assert re.fullmatch(r'.*-[0-9a-f]{8}_\d{8}\.pth', info['checkpoint'])
-
-    # The checkpoint holds meta and state_dict only, loadable with weights_only=True as is.
-    raw = torch.load(info['checkpoint'], map_location='cpu', weights_only=True)
-    assert set(raw) == {'meta', 'state_dict'}
-    assert raw['meta']['branch'] == k
-    with open(info['config']) as f:
-        text = f.read()
-    assert 'okdhp_mm' not in text and 'MultiBranch' not in text and 'custom_imports' not in text
-    meta = yaml.safe_load(open(info['metafile']))['Models'][0]
-    params = sum(v.numel() for n, v in raw['state_dict'].items()
-                 if not n.endswith(('running_mean', 'running_var', 'num_batches_tracked')))
-    assert meta['Metadata']['Params'] == params
-    assert meta['Metadata']['FLOPs'] > 0
-    assert meta['Weights'] == info['checkpoint'].rsplit('/', 1)[-1]
-    assert meta['Results'][0]['Metrics']['AP'] == pytest.approx(info['metric'], abs=1e-4)
-
-    # Plain MMPose, in a process where `import okdhp_mm` fails ...
-    plain = _predict(info['config'], info['checkpoint'], tmp_path / 'plain.npz', samples,
-                     '--forbid', 'okdhp_mm')
-    # ... against branch k of the multi-branch model.
-    ours = _predict(TINY_OKDHP, ckpt, tmp_path / 'ours.npz', samples, '--cfg-options',
-                    f'model.test_cfg.branch={k}', 'model.test_cfg.output_all=False')
-    np.testing.assert_array_equal(plain['ann_ids'], ours['ann_ids'])
-    assert len(plain['ann_ids']) >= 5
-    assert np.abs(plain['keypoints'] - ours['keypoints']).max() <= 1e-4
-    np.testing.assert_allclose(plain['scores'], ours['scores'], atol=1e-6)
-
-
-@pytest.mark.slow
-def test_export_refuses_a_branch_that_does_not_exist(trained_okdhp, tmp_path):
-    work, _ = trained_okdhp
-    proc = _export(TINY_OKDHP, work / 'epoch_2.pth', tmp_path, '--branch', '3', check=False)
-    assert proc.returncode == 2
-    assert '--branch=3 is not a branch of this model (3 branches): use 0..2' in proc.stderr
+from helpers.builders import tiny_mobile_okdhp
+from helpers.paths import REPO, SYN_HHD, TINY_OKDHP, load_tool, run_cmd
 
 
 def test_export_refuses_a_checkpoint_of_another_architecture(tmp_path):
@@ -121,14 +25,27 @@ def test_export_refuses_a_checkpoint_of_another_architecture(tmp_path):
     torch.save({'state_dict': build_model_from_config(other).state_dict()}, tmp_path / 'o.pth')
     with pytest.raises(ExportError, match=r'o\.pth.* does not match config .*missing keys: '
                                           r'backbone\.branches'):
-        export_student(str(REPO / TINY_OKDHP), str(tmp_path / 'o.pth'), str(tmp_path / 'z'),
+        export_student(str(TINY_OKDHP), str(tmp_path / 'o.pth'), str(tmp_path / 'z'),
                        branch=0)
+
+
+def test_export_refuses_a_shared_encoder_checkpoint_for_the_hourglass_config(tmp_path):
+    """The tiny hourglass config with a (shared-encoder) ResNet OKDHP checkpoint."""
+    from okdhp_mm.export import ExportError, export_student
+
+    other = MODELS.build(tiny_mobile_okdhp())
+    torch.save({'state_dict': other.state_dict(), 'meta': {}}, tmp_path / 'other.pth')
+    cfg = TINY_OKDHP
+    with pytest.raises(ExportError, match=r"other\.pth' does not match config .*okdhp_hourglass"
+                                          r".*missing keys: .*unexpected keys: .*pass the "
+                                          r'checkpoint trained with this config'):
+        export_student(str(cfg), str(tmp_path / 'other.pth'), str(tmp_path / 'out'), branch=0)
+    assert not (tmp_path / 'out').exists()
 
 
 def test_export_refuses_a_student_plain_mmpose_cannot_build(tmp_path):
     from mmengine.config import Config
     from mmpose.models.heads import CPMHead
-    from mmpose.registry import MODELS
 
     from okdhp_mm.export import ExportError, export_student
     from okdhp_mm.utils.config import build_model_from_config
@@ -137,7 +54,7 @@ def test_export_refuses_a_student_plain_mmpose_cannot_build(tmp_path):
     class PluginOnlyCPMHead(CPMHead):
         """A head that exists only where its plugin is installed."""
 
-    cfg = Config.fromfile(REPO / TINY_OKDHP)
+    cfg = Config.fromfile(TINY_OKDHP)
     cfg.model.head.branches.type = 'PluginOnlyCPMHead'
     torch.save({'state_dict': build_model_from_config(cfg).state_dict()}, tmp_path / 'p.pth')
     with pytest.raises(ExportError, match=r'not expressible.*head\.type=PluginOnlyCPMHead'):
@@ -150,8 +67,51 @@ def test_best_branch_needs_per_branch_metrics(tmp_path):
     from okdhp_mm.export import ExportError, export_student
     from okdhp_mm.utils.config import build_model_from_config
 
-    cfg = Config.fromfile(REPO / TINY_OKDHP)
+    cfg = Config.fromfile(TINY_OKDHP)
     torch.save({'state_dict': build_model_from_config(cfg).state_dict()}, tmp_path / 'c.pth')
     with pytest.raises(ExportError,
                        match=r'--branch best needs val/branch0\.\.2/coco/AP .* work_dir'):
         export_student(cfg, str(tmp_path / 'c.pth'), str(tmp_path / 'z'), branch='best')
+
+
+# ------------------------------------------------------------------------------ HHD student
+def test_export_tool_writes_a_student_plain_mmpose_loads(tmp_path, samples):
+    """okdhp_mm.export.export_student on the synthetic HHD config; plain MMPose (okdhp_mm not
+    importable) predicts like the distiller."""
+    import yaml
+    from mmengine.config import Config
+
+    from okdhp_mm.export import export_student
+    from okdhp_mm.utils.config import build_model_from_config
+
+    torch.manual_seed(0)
+    model = build_model_from_config(Config.fromfile(SYN_HHD))
+    for m in model.student.modules():  # non-trivial BN statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    ckpt = tmp_path / 'distiller.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    info = export_student(str(SYN_HHD), str(ckpt), str(tmp_path / 'zoo'))
+    assert info['branch'] is None
+    raw = torch.load(info['checkpoint'], map_location='cpu', weights_only=True)
+    assert set(raw['state_dict']) == set(model.student.state_dict())
+    text = open(info['config']).read()
+    assert 'okdhp_mm' not in text and 'TeacherStudentDistiller' not in text
+    assert 'HHDLoss' not in text and 'DSNTHead' in text
+    meta = yaml.safe_load(open(info['metafile']))['Models'][0]
+    assert meta['Metadata']['Architecture'] == ['MobileNetV2', 'DSNTHead']
+
+    common = ['--ann', samples / 'coco/test_coco.json', '--img-dir', samples / 'coco']
+    run_cmd([sys.executable, REPO / 'tools/verify_student.py', info['config'],
+             info['checkpoint'], *common, '--out', tmp_path / 'plain.npz',
+             '--forbid', 'okdhp_mm'])
+    plain = np.load(tmp_path / 'plain.npz')
+    # The distiller's own predictions: the same tool, in this process (okdhp_mm importable).
+    assert load_tool('verify_student').main([str(a) for a in (
+        SYN_HHD, ckpt, *common, '--out', tmp_path / 'ours.npz')]) == 0
+    ours = np.load(tmp_path / 'ours.npz')
+    np.testing.assert_array_equal(plain['ann_ids'], ours['ann_ids'])
+    assert len(plain['ann_ids']) >= 4
+    assert np.abs(plain['keypoints'] - ours['keypoints']).max() <= 1e-4
+    np.testing.assert_allclose(plain['scores'], ours['scores'], atol=1e-6)

@@ -1,7 +1,6 @@
 """The built-in synthetic COCO person-keypoint generator (okdhp_mm.datasets.synthetic)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,11 +10,11 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from helpers.paths import load_tool
 from okdhp_mm.datasets.synthetic import (COCO_KEYPOINT_NAMES, COCO_SKELETON,
                                          SyntheticCocoParams, generate_synthetic_coco,
                                          render_synthetic_image)
 
-REPO = Path(__file__).resolve().parents[1]
 SPLITS = ('train', 'val')
 N_TRAIN, N_VAL, SEED = 30, 10, 3
 
@@ -264,10 +263,7 @@ def test_invalid_arguments(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('make_synthetic_coco',
-                                                  REPO / 'tools' / 'make_synthetic_coco.py')
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_tool('make_synthetic_coco')
     out = tmp_path / 'cli'
     assert cli.main(['--out', str(out), '--train-images', '4', '--val-images', '2',
                      '--seed', '0']) == 0

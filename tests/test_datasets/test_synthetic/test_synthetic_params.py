@@ -7,14 +7,13 @@ import dataclasses
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from helpers.paths import REPO
 from okdhp_mm.datasets.synthetic import (SyntheticCocoParams, add_arguments,
                                          generate_synthetic_coco, params_from_args)
 
-REPO = Path(__file__).resolve().parents[1]
 # The flags of tools/make_synthetic_coco.py before the settings moved into the dataclass.
 TOOL_FLAGS = {
     '--train-images': ('num_train_images', 600), '--val-images': ('num_val_images', 100),

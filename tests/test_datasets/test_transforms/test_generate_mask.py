@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from okdhp_mm.datasets.transforms.generate_mask import (TopdownGenerateMask, mask_warp_matrix,
                                           rasterize_segmentation)

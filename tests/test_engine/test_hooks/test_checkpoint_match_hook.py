@@ -1,10 +1,6 @@
-"""Bad configurations fail before training, with a message naming the value and the fix.
-
-Covered: a ``test_cfg.branch`` the model does not have, branches (or the shared hourglass
-head) predicting different keypoint counts, an FAU built for another feature width than the
-one it reads, a missing teacher checkpoint, and checkpoints of another architecture given to
-the teacher, to ``export_student`` and to ``load_from`` (with ``CheckpointMatchHook``).
-"""
+"""CheckpointMatchHook: ``load_from`` a checkpoint of another architecture stops the run
+before training, naming the checkpoint and the keys that do not fit (MMEngine alone only
+warns and trains on with randomly initialised heads)."""
 from __future__ import annotations
 
 import copy
@@ -13,111 +9,10 @@ import pytest
 import torch
 from mmpose.registry import MODELS
 
-from okdhp_builders import tiny_hourglass_okdhp, tiny_mobile_okdhp
-from test_reliability_common import (MEAN_STD, int_codec, okdhp_overrides, tiny_distiller_cfg,
-                                     tiny_resnet_okdhp, train_in_process, write_config)
-from test_reliability_common import one_thread  # noqa: F401  (fixture)
+from helpers.builders import MEAN_STD, tiny_resnet_okdhp
+from helpers.training import okdhp_overrides, train_in_process, write_config
 
 pytestmark = pytest.mark.usefixtures('one_thread')
-
-
-# ------------------------------------------------------------------------- test_cfg.branch
-@pytest.mark.parametrize('branch, shown', [(3, '3'), (-1, '-1'), ('ens', "'ens'"),
-                                           ('7', '7')])
-def test_branch_out_of_range_fails_at_build(branch, shown):
-    cfg = tiny_mobile_okdhp()
-    cfg['test_cfg']['branch'] = branch
-    with pytest.raises(ValueError, match=rf"test_cfg\.branch={shown} is not a branch of "
-                                         r"this model \(3 branches\): use 0\.\.2 or 'ensemble'"):
-        MODELS.build(cfg)
-
-
-@pytest.mark.parametrize('branch', [0, 2, '1', 'ensemble'])
-def test_valid_branch_choices_build(branch):
-    cfg = tiny_mobile_okdhp()
-    cfg['test_cfg']['branch'] = branch
-    MODELS.build(cfg)
-
-
-# ------------------------------------------------------------------------- keypoint counts
-def test_shared_hourglass_head_with_other_keypoint_count_is_refused():
-    cfg = tiny_hourglass_okdhp()
-    cfg['head']['shared_head']['out_channels'] = 16
-    with pytest.raises(ValueError, match=r'different keypoint counts \[17, 17, 17, 16\] '
-                                         r'\(out_channels, last one the shared head'):
-        MODELS.build(cfg)
-
-
-# ------------------------------------------------------------------------- FAU channels
-def test_fau_channels_of_a_shared_encoder_model_are_checked_at_build():
-    cfg = tiny_mobile_okdhp()
-    cfg['head']['fau']['in_channels'] = 256  # ResNet-18 (and the branch heads) give 512
-    with pytest.raises(ValueError, match=r'head\.fau\.in_channels=256 but the FAU reads '
-                                         r'.*512 channels.*in_channels=512'):
-        MODELS.build(cfg)
-
-
-def test_fau_channels_of_a_hourglass_model_are_checked_at_build():
-    cfg = tiny_hourglass_okdhp()
-    cfg['head']['fau']['in_channels'] = 64  # the FAU reads the 256-channel stem feature
-    with pytest.raises(ValueError, match=r'head\.fau\.in_channels=64 but the FAU reads the '
-                                         r'hourglass stem feature.*256 channels.*'
-                                         r'in_channels=256'):
-        MODELS.build(cfg)
-
-
-def test_matching_fau_channels_still_build():
-    for cfg in (tiny_mobile_okdhp(), tiny_hourglass_okdhp(), tiny_resnet_okdhp()):
-        cfg.pop('_delete_', None)
-        MODELS.build(cfg)
-
-
-# ------------------------------------------------------------------------- teacher checkpoints
-def _tiny_distiller(**kw):
-    cfg = tiny_distiller_cfg()
-    cfg.pop('_delete_')
-    cfg.update(kw)
-    return cfg
-
-
-def test_missing_teacher_checkpoint_stops_the_runner_before_training(tmp_path, samples):
-    missing = tmp_path / 'nowhere' / 'teacher.pth'
-    size, hm = (32, 32), (8, 8)
-    pipeline = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
-                dict(type='TopdownAffine', input_size=size),
-                dict(type='GenerateTarget', encoder=int_codec(size, hm)),
-                dict(type='PackPoseInputs')]
-    over = okdhp_overrides(samples, pipeline=pipeline)
-    over['model'] = dict(_delete_=True, **_tiny_distiller(teacher_checkpoint=str(missing)))
-    cfg = write_config(tmp_path / 'distil.py', over, recorder=dict(out_dir=str(tmp_path)))
-    with pytest.raises(FileNotFoundError, match=r"teacher 'teacher' checkpoint '.*nowhere/"
-                                                r"teacher\.pth' does not exist"):
-        train_in_process(cfg, tmp_path / 'work')
-    assert not (tmp_path / 'run_rank0.pt').exists()  # not a single iteration ran
-
-
-def test_student_checkpoint_given_as_teacher_checkpoint_is_refused(tmp_path):
-    student = MODELS.build(tiny_distiller_cfg()['student'])
-    torch.save({'state_dict': student.state_dict(), 'meta': {}}, tmp_path / 'student.pth')
-    model = MODELS.build(_tiny_distiller(teacher_checkpoint=str(tmp_path / 'student.pth')))
-    with pytest.raises(RuntimeError, match=r"student\.pth' does not fit"):
-        model.init_weights()
-
-
-# ------------------------------------------------------------------------- another architecture
-def test_export_refuses_a_checkpoint_of_another_architecture(tmp_path, repo):
-    """The tiny hourglass config with a (shared-encoder) ResNet OKDHP checkpoint."""
-    from okdhp_mm.export import ExportError, export_student
-
-    other = MODELS.build(tiny_mobile_okdhp())
-    torch.save({'state_dict': other.state_dict(), 'meta': {}}, tmp_path / 'other.pth')
-    cfg = (repo / 'configs/okdhp/coco_samples' /
-           'okdhp_hourglass-tiny-1s-3x1b_1xb4-2e_coco-samples-64x64.py')
-    with pytest.raises(ExportError, match=r"other\.pth' does not match config .*okdhp_hourglass"
-                                          r".*missing keys: .*unexpected keys: .*pass the "
-                                          r'checkpoint trained with this config'):
-        export_student(str(cfg), str(tmp_path / 'other.pth'), str(tmp_path / 'out'), branch=0)
-    assert not (tmp_path / 'out').exists()
 
 
 def _plain_resnet_checkpoint(path):

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 import pytest
 from torch import nn
 
+from helpers.paths import REPO
+from helpers.training import short_run_config
 from okdhp_mm.engine.hooks.orderly_teacher_hook import OrderlyTeacherHook, orderly_fraction
 from okdhp_mm.models.losses.odkd_loss import ODKDHeatmapLoss
 
@@ -53,24 +55,18 @@ def test_smooth_handover_and_iter_mode():
         OrderlyTeacherHook(switch_epoch=1, senior_loss='loss_x').before_train(fake_runner())
 
 
-def test_hook_in_a_tiny_runner_run(tmp_path):
+def test_hook_in_a_tiny_runner_run(tmp_path, synthetic_coco):
     """4 iterations of the synthetic ODKD config (teachers untrained), switch at iteration 2."""
     import numpy as np
     import torch
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from conftest import REPO
-    from okdhp_mm.datasets.synthetic import generate_synthetic_coco
-    from test_hhd_distiller import _short_run
-
     torch.set_num_threads(2)
-    root = tmp_path / 'synthetic_coco'
-    generate_synthetic_coco(root, num_train_images=4, num_val_images=1, seed=0,
-                            image_size=(128, 128))
+    root = synthetic_coco(num_train_images=4, num_val_images=1, seed=0, image_size=(128, 128))
     cfg = Config.fromfile(REPO / 'configs/odkd/synthetic/'
                           'odkd_res18-res18mask_res18-16_1xb32-20e_synthetic-128x96.py')
-    cfg = _short_run(cfg, root, tmp_path / 'work', iters=4, batch_size=2, aug=False)
+    cfg = short_run_config(cfg, root, tmp_path / 'work', iters=4, batch_size=2, aug=False)
     for t in cfg.model.teachers.values():
         t.checkpoint = None
     cfg.custom_hooks = [dict(type='OrderlyTeacherHook', switch_epoch=2, by_epoch=False)]

@@ -5,8 +5,8 @@ import copy
 
 import torch
 
+from helpers.builders import MEAN_STD, codec, raw_coco_batch, tiny_teacher
 from okdhp_mm.models.heads.mask_aware_head import MaskAwareHeatmapHead
-from test_hhd_distiller import MEAN_STD, hm_codec
 
 TRANSFORM = [dict(type='TopdownGenerateMask', heatmap_size=(16, 16))]
 
@@ -18,21 +18,12 @@ def mask_model(base=16, mode='soft'):
         head=dict(type='MaskAwareHeatmapHead', in_channels=base * 8, out_channels=17,
                   deconv_out_channels=(16, 16, 16), deconv_kernel_sizes=(4, 4, 4),
                   loss=dict(type='KeypointMSELoss', use_target_weight=True),
-                  decoder=hm_codec(), mask_mode=mode),
+                  decoder=codec(), mask_mode=mode),
         test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
 
 
 def masked_batch(samples, model, n=2):
-    from mmengine.dataset import pseudo_collate
-    from mmpose.datasets import CocoDataset
-
-    pipeline = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
-                dict(type='TopdownAffine', input_size=(64, 64)),
-                dict(type='GenerateTarget', encoder=hm_codec()), *TRANSFORM,
-                dict(type='PackPoseInputs')]
-    ds = CocoDataset(ann_file='test_coco.json', data_root=str(samples / 'coco') + '/',
-                     data_prefix=dict(img=''), data_mode='topdown', pipeline=pipeline)
-    batch = pseudo_collate([ds[i] for i in range(n)])
+    batch = raw_coco_batch(samples, codec(), n=n, extra=TRANSFORM)
     return model.data_preprocessor(copy.deepcopy(batch), training=True)
 
 
@@ -66,8 +57,6 @@ def test_head_losses_predict_and_export(samples):
 
 def test_senior_teacher_masked_source_in_distiller(samples):
     from mmpose.registry import MODELS
-
-    from test_hhd_distiller import tiny_teacher
 
     student = tiny_teacher()
     student['backbone'].update(stem_channels=8, base_channels=8)

@@ -1,37 +1,33 @@
-"""OKDHP multi-branch networks: layout, export mapping, losses, gradients, predict, flip test."""
+"""MultiBranchHead: KD ramp, per-branch losses and gradients, FAU ensemble, predict (flip
+test, every output, one branch only), branch and keypoint-count checks, totals under bf16
+autocast and with saturated heatmaps."""
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import pytest
 import torch
-
-import okdhp_mm  # noqa: F401
 from mmengine.logging import MessageHub
-from mmpose.models.backbones import HourglassNet
 from mmpose.registry import MODELS
 
-from okdhp_builders import TINY_HG, coco_batch, tiny_hourglass_okdhp, tiny_mobile_okdhp
+from helpers.builders import (SATURATED, coco_batch, peaked, randomize_weights,
+                              tiny_hourglass_okdhp, tiny_mobile_okdhp)
+from helpers.references import kl_ref64
 from okdhp_mm.models.heads.multi_branch_head import kd_ramp_weight
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
+pytestmark = pytest.mark.usefixtures('torch_seed0')
 
 
-def _randomize(model):
-    """Non-trivial weights and BN statistics, so equalities below are not 0 == 0."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.state_dict().items():
-            if p.dtype.is_floating_point:
-                if name.endswith('running_var'):
-                    p.copy_(torch.rand(p.shape, generator=g) + 0.5)
-                else:
-                    p.copy_(torch.randn(p.shape, generator=g) * 0.05)
-    return model
+@pytest.fixture
+def kd_epoch():
+    """KD weight 1 (epoch past the ramp) for the duration of a test."""
+    hub = MessageHub.get_current_instance()
+    before = hub.get_info('epoch', 0)
+    hub.update_info('epoch', 1000)
+    yield
+    hub.update_info('epoch', before)
 
 
 # ---------------------------------------------------------------- ramp
@@ -48,45 +44,6 @@ def test_head_reads_the_epoch_from_the_message_hub():
         hub.update_info('epoch', epoch)
         assert model.head.current_kd_weight() == pytest.approx(expected, rel=1e-6)
     hub.update_info('epoch', 0)
-
-
-# ---------------------------------------------------------------- backbone layout
-@pytest.mark.parametrize('n0, branch_stacks', [(1, (1, 1, 1)), (1, (1, 2, 3))])
-def test_each_branch_is_exactly_a_plain_mmpose_hourglass(n0, branch_stacks):
-    net = MODELS.build(dict(type='MultiBranchHourglassNet', num_shared_stacks=n0,
-                            branch_stacks=branch_stacks, **TINY_HG))
-    _randomize(net).eval()
-    x = torch.randn(2, 3, 64, 64)
-    feats = net(x)
-    for t, n_t in enumerate(branch_stacks):
-        cfg, state = net.export_branch(t)
-        assert cfg['type'] == 'HourglassNet' and cfg['num_stacks'] == n0 + n_t
-        plain = HourglassNet(**{k: v for k, v in cfg.items() if k != 'type'})
-        plain.load_state_dict(state, strict=True)
-        plain.eval()
-        expected = plain(x)
-        got = feats.shared + feats.branch(t)
-        assert len(got) == len(expected) == n0 + n_t
-        for a, b in zip(got, expected):
-            torch.testing.assert_close(a, b, rtol=0, atol=0)
-
-
-def test_branches_share_the_trunk_but_not_their_stacks():
-    net = MODELS.build(dict(type='MultiBranchHourglassNet', num_shared_stacks=1,
-                            branch_stacks=(1, 1), **TINY_HG))
-    params = {id(p) for p in net.parameters()}
-    per_branch = [sum(p.numel() for p in b.parameters()) for b in net.branches]
-    assert per_branch[0] == per_branch[1] > 0
-    assert len(params) == len(list(net.parameters()))  # no parameter registered twice
-    assert not {id(p) for p in net.branches[0].parameters()} & {
-        id(p) for p in net.branches[1].parameters()}
-
-
-def test_bad_hourglass_layouts_fail_at_build():
-    with pytest.raises(ValueError, match='num_shared_stacks=0'):
-        MODELS.build(dict(type='MultiBranchHourglassNet', num_shared_stacks=0, **TINY_HG))
-    with pytest.raises(ValueError, match=r'branch_stacks=\(2, 0\)'):
-        MODELS.build(dict(type='MultiBranchHourglassNet', branch_stacks=(2, 0), **TINY_HG))
 
 
 # ---------------------------------------------------------------- losses and gradients
@@ -110,9 +67,37 @@ def test_losses_are_logged_per_branch_and_gradients_reach_every_final_head(sampl
     MessageHub.get_current_instance().update_info('epoch', 0)
 
 
+@pytest.mark.parametrize('detach_ensemble', [False, True])
+def test_kd_terms_alone_reach_the_fau_unless_the_ensemble_is_detached(samples, kd_epoch,
+                                                                    detach_ensemble):
+    """The KD terms distil each branch (and the shared stack) towards the FAU ensemble. As in
+    the released code the ensemble target is not detached, so the KD terms alone train the FAU
+    too; ``detach_ensemble=True`` stops exactly that. Either way they reach every branch's
+    final layer."""
+    cfg = tiny_hourglass_okdhp(n0=1, branch_stacks=(1, 2, 1))
+    cfg['head']['detach_ensemble'] = detach_ensemble
+    model = MODELS.build(cfg)
+    model.train()
+    losses = model(**coco_batch(samples, model), mode='loss')
+    kd = sorted(k for k in losses if k.startswith('loss_kd_'))
+    assert kd == ['loss_kd_b0', 'loss_kd_b1', 'loss_kd_b2', 'loss_kd_shared']
+    assert losses['kd_weight'].item() == pytest.approx(1.0)
+    sum(losses[k] for k in kd).backward()
+    for t, head in enumerate(model.head.branch_heads):
+        final = head.multi_final_layers[-1].weight.grad
+        assert final is not None and final.abs().sum() > 0, f'branch {t} final head got no grad'
+    fau = dict(model.head.fau.named_parameters())
+    if detach_ensemble:
+        assert all(p.grad is None or not p.grad.any() for p in fau.values()), [
+            n for n, p in fau.items() if p.grad is not None and p.grad.any()]
+    else:
+        for name, p in fau.items():
+            assert p.grad is not None and p.grad.abs().sum() > 0, f'FAU {name} got no KD grad'
+
+
 def test_ensemble_uses_every_branch_final_heatmap(samples):
     """ens = Σ_t a_t m_t over the *final* maps (the released code mixed in an intermediate)."""
-    model = _randomize(MODELS.build(tiny_hourglass_okdhp(n0=1, branch_stacks=(2, 2, 2))))
+    model = randomize_weights(MODELS.build(tiny_hourglass_okdhp(n0=1, branch_stacks=(2, 2, 2))))
     model.eval()
     batch = coco_batch(samples, model)
     with torch.no_grad():
@@ -144,41 +129,36 @@ def test_kd_term_follows_the_ramp(samples):
         torch.testing.assert_close(values[0][f'loss_gt_b{t}'], values[90][f'loss_gt_b{t}'])
 
 
-# ---------------------------------------------------------------- predict and export
-def _plain_student(model, index):
-    cfg, state = model.export_student(index)
-    student = MODELS.build(cfg)
-    student.load_state_dict(state, strict=True)
-    return student.eval()
+def test_batch_without_any_visible_keypoint_gives_zero_finite_losses(samples):
+    """All keypoint weights 0 (no visible keypoint, or all outside the crop)."""
+    model = MODELS.build(tiny_hourglass_okdhp())
+    model.train()
+    batch = coco_batch(samples, model, input_size=(32, 32), heatmap_size=(8, 8), n=2)
+    for sample in batch['data_samples']:
+        sample.gt_instance_labels.keypoint_weights = torch.zeros_like(
+            sample.gt_instance_labels.keypoint_weights)
+    hub = MessageHub.get_current_instance()
+    epoch = hub.get_info('epoch', 0)
+    hub.update_info('epoch', 90)
+    try:
+        losses = model(**copy.copy(batch), mode='loss')
+    finally:
+        hub.update_info('epoch', epoch)
+    for key, value in losses.items():
+        assert torch.isfinite(value).all(), key
+        if key.startswith('loss'):
+            assert value.item() == 0.0, key
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    total.backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
 
 
-@pytest.mark.parametrize('builder', ['hourglass', 'mobile'])
-@pytest.mark.parametrize('flip_test', [False, True])
-def test_predict_with_branch_k_equals_the_exported_plain_model(samples, builder, flip_test):
-    cfg = (tiny_hourglass_okdhp(n0=1, branch_stacks=(1, 2, 3), flip_test=flip_test)
-           if builder == 'hourglass' else tiny_mobile_okdhp(flip_test=flip_test))
-    model = _randomize(MODELS.build(cfg)).eval()
-    batch = coco_batch(samples, model, train=False)
-    for k in range(3):
-        model.test_cfg['branch'] = k
-        student = _plain_student(model, k)
-        assert type(student).__name__ == 'TopdownPoseEstimator'
-        with torch.no_grad():
-            ours = model(**coco_batch(samples, model, train=False), mode='predict')
-            theirs = student(**coco_batch(samples, student, train=False), mode='predict')
-        for a, b in zip(ours, theirs):
-            np.testing.assert_allclose(a.pred_instances.keypoints, b.pred_instances.keypoints,
-                                       atol=1e-4, rtol=0)
-            np.testing.assert_allclose(a.pred_instances.keypoint_scores,
-                                       b.pred_instances.keypoint_scores, atol=1e-6, rtol=0)
-    del batch
-
-
+# ---------------------------------------------------------------- predict
 def test_flip_test_averages_with_the_flipped_and_shifted_heatmaps(samples):
     """Flip test = mean of the heatmap and MMPose's flip_heatmaps of the mirrored input."""
     from mmpose.models.utils.tta import flip_heatmaps
 
-    model = _randomize(MODELS.build(tiny_mobile_okdhp(flip_test=True))).eval()
+    model = randomize_weights(MODELS.build(tiny_mobile_okdhp(flip_test=True))).eval()
     batch = coco_batch(samples, model, train=False, n=2)
     model.test_cfg.update(branch=1, output_heatmaps=True)
     with torch.no_grad():
@@ -195,7 +175,7 @@ def test_flip_test_averages_with_the_flipped_and_shifted_heatmaps(samples):
 
 
 def test_output_all_matches_each_single_output(samples):
-    model = _randomize(MODELS.build(tiny_mobile_okdhp())).eval()
+    model = randomize_weights(MODELS.build(tiny_mobile_okdhp())).eval()
     model.test_cfg.update(output_all=True, branch=2)
     with torch.no_grad():
         allout = model(**coco_batch(samples, model, train=False), mode='predict')
@@ -231,8 +211,26 @@ def test_bad_branch_choice_names_the_value(samples):
     model.test_cfg['branch'] = 3
     with pytest.raises(ValueError, match=r"branch=3 .* 0\.\.2 or 'ensemble'"):
         model(**coco_batch(samples, model, train=False, n=1), mode='predict')
-    with pytest.raises(ValueError, match=r'branch=5 is not a branch of this model \(3 branches\): use 0\.\.2$'):
+    with pytest.raises(ValueError, match=r'branch=5 is not a branch of this model '
+                                         r'\(3 branches\): use 0\.\.2$'):
         model.export_student(5)
+
+
+@pytest.mark.parametrize('branch, shown', [(3, '3'), (-1, '-1'), ('ens', "'ens'"),
+                                           ('7', '7')])
+def test_branch_out_of_range_fails_at_build(branch, shown):
+    cfg = tiny_mobile_okdhp()
+    cfg['test_cfg']['branch'] = branch
+    with pytest.raises(ValueError, match=rf"test_cfg\.branch={shown} is not a branch of "
+                                         r"this model \(3 branches\): use 0\.\.2 or 'ensemble'"):
+        MODELS.build(cfg)
+
+
+@pytest.mark.parametrize('branch', [0, 2, '1', 'ensemble'])
+def test_valid_branch_choices_build(branch):
+    cfg = tiny_mobile_okdhp()
+    cfg['test_cfg']['branch'] = branch
+    MODELS.build(cfg)
 
 
 def test_branches_with_different_keypoints_are_refused():
@@ -244,17 +242,98 @@ def test_branches_with_different_keypoints_are_refused():
         MODELS.build(cfg)
 
 
-def test_fau_channels_must_match_the_feature_it_reads():
-    cfg = tiny_mobile_okdhp()
-    cfg['head']['fau']['in_channels'] = 256  # ResNet-18 gives 512
-    with pytest.raises(ValueError, match='in_channels=256 .* in_channels=512'):
+def test_shared_hourglass_head_with_other_keypoint_count_is_refused():
+    cfg = tiny_hourglass_okdhp()
+    cfg['head']['shared_head']['out_channels'] = 16
+    with pytest.raises(ValueError, match=r'different keypoint counts \[17, 17, 17, 16\] '
+                                         r'\(out_channels, last one the shared head'):
         MODELS.build(cfg)
 
 
 def test_init_weights_reaches_every_branch_head():
-    """Each branch head gets its own init_cfg (MMPose heads: Normal std 0.001), like a plain model."""
+    """Each branch head gets its own init_cfg (MMPose heads: Normal std 0.001), like a plain
+    model."""
     model = MODELS.build(tiny_mobile_okdhp())
     model.init_weights()
     for head in model.head.branch_heads:
         std = head.final_layer.weight.std().item()
         assert std == pytest.approx(0.001, rel=0.2), std
+
+
+# ---------------------------------------------------------------- numerics
+def _builders():
+    return [pytest.param(lambda: (tiny_mobile_okdhp(), (64, 64), (16, 16)), id='mobile'),
+            pytest.param(lambda: (tiny_hourglass_okdhp(), (32, 32), (8, 8)), id='hourglass')]
+
+
+@pytest.mark.usefixtures('one_thread')
+@pytest.mark.parametrize('make', _builders())
+def test_head_total_under_bf16_autocast_matches_fp32(make, samples, kd_epoch):
+    cfg, size, hm = make()
+    model = MODELS.build(cfg)
+    model.train()
+    batch = coco_batch(samples, model, input_size=size, heatmap_size=hm, n=4)
+    fp32 = model(**copy.copy(batch), mode='loss')
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        bf16 = model(**copy.copy(batch), mode='loss')
+    total = sum(v for k, v in bf16.items() if k.startswith('loss'))
+    assert total.dtype == torch.float32
+    for key, value in fp32.items():
+        if key.startswith('loss'):
+            assert torch.isfinite(bf16[key]), key
+            assert bf16[key].item() == pytest.approx(value.item(), rel=2e-2), key
+    assert bf16['loss_kd_b0'].item() > 1e-4  # the KD terms are not trivially 0
+    total.backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def _ref_head_losses(maps, ens, gt, weights, kd_w):
+    """Float64 reference of every loss term, from the same heatmaps and ensemble."""
+    w = weights.double()[:, :, None, None]
+    mse = {t: ((m.double() - gt.double())**2 * w).mean() for t, m in enumerate(maps)}
+    ref = {}
+    for t, m in enumerate(maps):
+        ref[f'loss_gt_b{t}'] = mse[t]
+        ref[f'loss_kd_b{t}'] = kd_w * kl_ref64(m, ens, weights, loss_weight=2.0)
+    ref['loss_gt_ens'] = ((ens.double() - gt.double())**2 * w).mean()
+    return ref
+
+
+@pytest.mark.usefixtures('one_thread')
+@pytest.mark.parametrize('dtype', [
+    torch.float32,
+    torch.bfloat16])
+def test_head_total_with_saturated_heatmaps_matches_float64_reference(dtype, samples, kd_epoch,
+                                                                     monkeypatch):
+    """Branch heatmaps with 1e4 peaks (and a -1e4 background for one branch) injected into
+    MultiBranchHead.loss: every term and the total match a float64 computation; the
+    gradients reaching the heatmaps are finite."""
+    model = MODELS.build(tiny_mobile_okdhp())
+    model.train()
+    head = model.head
+    batch = coco_batch(samples, model, n=4)
+    feats = model.extract_feat(batch['inputs'])
+    B, K, H, W = 4, 17, 16, 16
+    maps = []
+    for t in range(3):
+        background = -SATURATED if t == 2 else 0.0
+        m, _ = peaked(B, K, H, W, SATURATED + background, background, seed=10 + t)
+        maps.append(m.to(dtype).requires_grad_())
+    monkeypatch.setattr(head, 'branch_outputs', lambda feats, t: [maps[t]])
+    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        losses = head.loss(feats, batch['data_samples'])
+        ens, _ = head.ensemble(feats, maps)
+    gt = torch.stack([d.gt_fields.heatmaps for d in batch['data_samples']])
+    weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch['data_samples']])
+    assert (weights == 0).any() and (weights > 0).any()
+    ref = _ref_head_losses(maps, ens.detach(), gt, weights, losses['kd_weight'].item())
+    for key, expected in ref.items():
+        assert torch.isfinite(losses[key]), key
+        assert losses[key].item() == pytest.approx(expected.item(), rel=1e-5), key
+    assert losses['loss_kd_b0'].item() > 1.0  # saturated: the KD terms are large, not inf
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    assert total.item() == pytest.approx(sum(v.item() for v in ref.values()), rel=1e-5)
+    total.backward()
+    for m in maps:
+        assert torch.isfinite(m.grad).all()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in head.fau.parameters())

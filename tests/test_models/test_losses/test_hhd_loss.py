@@ -1,90 +1,13 @@
-"""Tests of HHDLoss against a literal, loop-based transcription of the released algorithm."""
+"""Tests of HHDLoss against a literal, loop-based transcription of the released algorithm
+(helpers.references.hhd_ref_loss), also for saturated logits and under bf16 autocast."""
 import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
+from helpers.builders import SATURATED, peaked
+from helpers.references import hhd_ref_crop, hhd_ref_loss
 from okdhp_mm.models.losses.hhd_loss import HHDLoss, hhd_crop, unbiased_centre
-
-
-# --------------------------------------------------------------------------------------------
-# Slow reference: the released CropbiasLoss (mode=2, ifsoftmax=0, div_element=False), one map
-# at a time, with host-side argmax / Python-float c / int() truncation, plus the two documented
-# deviations of HHDLoss: the student centre is clamped into the map and falls back to the
-# teacher peak when c <= 1 or c is not finite.
-# --------------------------------------------------------------------------------------------
-def ref_norm(m, mode):
-    h, w = m.shape
-    f = m.reshape(-1, h * w)
-    if mode == 'l2':
-        f = f / f.norm(2, dim=1, keepdim=True)
-    elif mode == 'l1':
-        f = f / f.norm(1, dim=1, keepdim=True)
-    elif mode == 'softmax':
-        f = F.softmax(f, dim=1)
-    elif mode != 'none':
-        raise ValueError(mode)
-    return f.reshape(h, w)
-
-
-def ref_crop(m, crop, col, row):
-    """Released crop_single_map: zero pad by crop//2, cut, then flip left, right, top, bottom.
-
-    Out-of-map counts are exactly the released ones for even sizes; for odd sizes the bottom /
-    right count is the true number of out-of-map positions (see hhd_crop's docstring).
-    """
-    h, w = m.shape
-    ch, cw = crop
-    hh, hw = ch // 2, cw // 2
-    pad_top = max(0, hh - row)
-    pad_bottom = max(0, row - hh + ch - h)        # == max(0, row + hh - h) for even ch
-    pad_left = max(0, hw - col)
-    pad_right = max(0, col - hw + cw - w)         # == max(0, col + hw - w) for even cw
-    padded = F.pad(m, (hw, hw, hh, hh), value=0)
-    win = padded[row:row + ch, col:col + cw].clone()
-    assert win.shape == (ch, cw)
-    if pad_left > 0:
-        win[:, :pad_left] = torch.flip(win[:, -pad_left:], dims=(1,))
-    if pad_right > 0:
-        win[:, -pad_right:] = torch.flip(win[:, :pad_right], dims=(1,))
-    if pad_top > 0:
-        win[:pad_top, :] = torch.flip(win[-pad_top:, :], dims=(0,))
-    if pad_bottom > 0:
-        win[-pad_bottom:, :] = torch.flip(win[:pad_bottom, :], dims=(0,))
-    return win
-
-
-def ref_centre(s, t_x, t_y, beta=1.0):
-    h, w = s.shape
-    c = float((s * beta).exp().sum())
-    if not (math.isfinite(c) and c > 1.0):
-        return t_x, t_y
-    s_x = int(c / (c - 1.) * (t_x - 1. / (2. * c)))
-    s_y = int(c / (c - 1.) * (t_y - 1. / (2. * c)))
-    return min(max(s_x, 0), w - 1), min(max(s_y, 0), h - 1)
-
-
-def ref_loss(S, T, crop=(8, 8), norm_s='l2', norm_t='l2', loss_weight=0.5, weights=None,
-             beta=1.0):
-    """Returns (loss, list of (teacher centre, student centre))."""
-    B, K, H, W = S.shape
-    total = S.new_zeros(())
-    centres = []
-    for n in range(B):
-        for k in range(K):
-            s, t = S[n, k], T[n, k].detach()
-            idx = int(torch.argmax(t))
-            t_y, t_x = idx // W, idx % W
-            s_x, s_y = ref_centre(s, t_x, t_y, beta)
-            centres.append(((t_x, t_y), (s_x, s_y)))
-            sc = ref_crop(ref_norm(s, norm_s), crop, s_x, s_y)
-            tc = ref_crop(ref_norm(t, norm_t), crop, t_x, t_y)
-            err = ((sc - tc) ** 2).sum()
-            if weights is not None:
-                err = err * weights[n, k]
-            total = total + err
-    return loss_weight * total / B, centres
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,7 +120,7 @@ def test_crop_matches_reference_at_every_centre(H, W, crops):
         got = hhd_crop(maps, u, v, crop)[0]
         for i in range(H * W):
             ui, vi = int(u[0, i]), int(v[0, i])
-            ref = ref_crop(m, crop, ui, vi)
+            ref = hhd_ref_crop(m, crop, ui, vi)
             assert torch.equal(got[i], ref), (crop, ui, vi)
             n_mirrored += out_of_map(ui, vi, crop, H, W)
     assert n_mirrored > 0   # the border cases were really exercised
@@ -215,7 +138,7 @@ def test_crop_larger_than_map_reproduces_released_order(crop):
     got = hhd_crop(m.expand(1, H * W, H, W), u, v, crop)[0]
     n_zero = 0
     for i in range(H * W):
-        ref = ref_crop(m, crop, int(u[0, i]), int(v[0, i]))
+        ref = hhd_ref_crop(m, crop, int(u[0, i]), int(v[0, i]))
         assert torch.equal(got[i], ref), (crop, int(u[0, i]), int(v[0, i]))
         n_zero += int((ref == 0).any())
     assert n_zero > 0
@@ -231,7 +154,7 @@ def test_loss_matches_reference(H, W, crop):
     S1 = S.clone().requires_grad_(True)
     S2 = S.clone().requires_grad_(True)
     loss = HHDLoss(crop_size=crop)(S1, T)
-    ref, centres = ref_loss(S2, T, crop)
+    ref, centres = hhd_ref_loss(S2, T, crop)
     close(loss, ref)
     assert loss.item() > 1e-3
     # the peaks really sit on borders, so the mirror expansion was exercised
@@ -246,7 +169,7 @@ def test_loss_small_maps_and_odd_crops():
                           (12, 9): [(12, 9), (5, 7)]}.items():
         S, T = make_maps(2, 4, H, W, seed=H * W)
         for crop in crops:
-            close(HHDLoss(crop_size=crop)(S, T), ref_loss(S, T, crop)[0])
+            close(HHDLoss(crop_size=crop)(S, T), hhd_ref_loss(S, T, crop)[0])
 
 
 @pytest.mark.parametrize('norm_s,norm_t', [('softmax', 'softmax'), ('l1', 'l1'),
@@ -258,10 +181,10 @@ def test_norm_options_match_reference(norm_s, norm_t):
         loss = HHDLoss(norm=norm_s)(S, T)
     else:
         loss = HHDLoss(norm='l2', student_norm=norm_s, teacher_norm=norm_t)(S, T)
-    ref = ref_loss(S, T, (8, 8), norm_s, norm_t)[0]
+    ref = hhd_ref_loss(S, T, (8, 8), norm_s, norm_t)[0]
     close(loss, ref)
     # the option really changed something
-    assert not torch.allclose(loss, ref_loss(S, T, (8, 8))[0], rtol=1e-3, atol=0)
+    assert not torch.allclose(loss, hhd_ref_loss(S, T, (8, 8))[0], rtol=1e-3, atol=0)
 
 
 def test_loss_weight_and_batch_division():
@@ -310,7 +233,7 @@ def test_unbiased_centre_beta():
     assert (u.item(), v.item()) == (22, 8)
     S, T = make_maps(2, 3, 32, 32, seed=1)
     S[0, 0] = s[0, 0]
-    close(HHDLoss(beta=2.0)(S, T), ref_loss(S, T, beta=2.0)[0])
+    close(HHDLoss(beta=2.0)(S, T), hhd_ref_loss(S, T, beta=2.0)[0])
 
 
 def test_small_c_moves_and_clamps_centre_and_matches_reference():
@@ -326,7 +249,7 @@ def test_small_c_moves_and_clamps_centre_and_matches_reference():
         S[0, k] = logits_with_c(H, W, c) + 0.01 * torch.randn(H, W, generator=g)
     S.requires_grad_(True)
     loss = HHDLoss()(S, T)
-    ref, centres = ref_loss(S, T)
+    ref, centres = hhd_ref_loss(S, T)
     close(loss, ref)
     assert [s for _, s in centres[:4]] == [(16, 34), (47, 63), (47, 14), (47, 63)]
     assert all(t == s for t, s in centres[4:])   # c large: student window = teacher peak
@@ -340,7 +263,7 @@ def test_degenerate_c_falls_back_to_teacher_peak():
     S[0, 1, 3, 3] = 200.0                              # exp overflows: c = inf
     loss = HHDLoss()(S, T)
     assert torch.isfinite(loss)
-    ref, centres = ref_loss(S, T)
+    ref, centres = hhd_ref_loss(S, T)
     close(loss, ref)
     assert centres[0][0] == centres[0][1] and centres[1][0] == centres[1][1]
     # the guard, directly
@@ -401,7 +324,7 @@ def test_use_target_weight():
     crit = HHDLoss(use_target_weight=True)
     S1 = S.clone().requires_grad_(True)
     loss = crit(S1, T, w)
-    close(loss, ref_loss(S, T, weights=w)[0])
+    close(loss, hhd_ref_loss(S, T, weights=w)[0])
     close(crit(S, T, w[..., None]), loss)
     close(crit(S, T, torch.ones(3, 4)), HHDLoss()(S, T))
     assert not torch.allclose(loss, HHDLoss()(S, T))
@@ -459,3 +382,36 @@ def test_registry_build_defaults():
     assert crit.beta == 1.0
     built = MODELS.build(dict(type='HHDLoss', crop_size=[8, 8]))
     assert built.crop_size == (8, 8)
+
+
+# --------------------------------------------------------------------------------------------
+# Saturated logits, bf16 autocast
+# --------------------------------------------------------------------------------------------
+@pytest.mark.usefixtures('one_thread', 'torch_seed0')
+@pytest.mark.parametrize('mode', ['fp32', 'autocast_bf16_inputs'])
+@pytest.mark.parametrize('student_background', [0.0, -SATURATED], ids=['s_peak+1e4', 's_bg-1e4'])
+def test_hhd_loss_saturated_matches_float64_reference(mode, student_background):
+    """Saturated student logits: c = sum(exp(S)) overflows to inf (1e4 peaks; the crop centre
+    falls back to the teacher peak) or sits near 1 (-1e4 background, 0 peak; the closed form
+    or its fallback). Either way the loss is finite and equals the float64 reference."""
+    B, K, H, W = 2, 4, 16, 16
+    student, _ = peaked(B, K, H, W, SATURATED + student_background, student_background, seed=3)
+    student = student + 0.5 * torch.randn(B, K, H, W)  # not a pure one-hot
+    teacher, _ = peaked(B, K, H, W, SATURATED, 0.0, seed=4)
+    teacher = teacher + torch.rand(B, K, H, W)
+    if 'bf16' in mode:
+        student, teacher = student.bfloat16(), teacher.bfloat16()
+    student.requires_grad_()
+    loss_fn = HHDLoss(crop_size=(8, 8), loss_weight=0.5)
+    if 'autocast' in mode:
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            loss = loss_fn(student, teacher)
+    else:
+        loss = loss_fn(student, teacher)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    ref, centres = hhd_ref_loss(student.detach().double(), teacher.double())
+    if student_background == 0.0:  # exp(1e4) = inf: the documented fallback to the peak
+        assert all(t == s for t, s in centres)
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5, abs=1e-7)
+    loss.backward()
+    assert torch.isfinite(student.grad).all()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers.builders import tiny_teacher
+from helpers.distill import count_teacher_runs, heatmap_kd_loss_from_scratch
 from okdhp_mm.models.losses.odkd_loss import ODKDHeatmapLoss, binarize_heatmaps
 
 M = torch.tensor([[0.0, 0.2, 0.0],
@@ -50,10 +52,16 @@ def test_loss_exact_values_weights_mask_and_alpha():
     assert s.grad is not None and s.grad.abs().sum() > 0
 
 
-def test_loss_as_distiller_entry():
-    from mmpose.registry import MODELS
+ODKD_KD = dict(type='ODKDHeatmapLoss')
 
-    from test_hhd_distiller import tiny_teacher
+
+def test_loss_as_distiller_entry():
+    """A zero-weight loss is reported as 0 without running its teacher; the active one equals
+    ODKDHeatmapLoss on the student's and the primary teacher's maps; switched the other way
+    (as OrderlyTeacherHook does), the senior teacher runs and its loss counts."""
+    from mmengine.structures import InstanceData, PixelData
+    from mmpose.registry import MODELS
+    from mmpose.structures import PoseDataSample
 
     student = tiny_teacher(hm=(16, 16))
     student['backbone'].update(stem_channels=8, base_channels=8)
@@ -62,11 +70,9 @@ def test_loss_as_distiller_entry():
         type='TeacherStudentDistiller', student=student,
         teachers=dict(primary=dict(model=tiny_teacher()), senior=dict(model=tiny_teacher())),
         distill_losses=dict(
-            loss_primary=dict(type='ODKDHeatmapLoss', teacher_name='primary', loss_weight=1.),
-            loss_senior=dict(type='ODKDHeatmapLoss', teacher_name='senior', loss_weight=0.))))
+            loss_primary=dict(ODKD_KD, teacher_name='primary', loss_weight=1.),
+            loss_senior=dict(ODKD_KD, teacher_name='senior', loss_weight=0.))))
     x = torch.randn(2, 3, 64, 64)
-    from mmpose.structures import PoseDataSample
-    from mmengine.structures import InstanceData, PixelData
     samples = []
     for _ in range(2):
         d = PoseDataSample()
@@ -74,5 +80,18 @@ def test_loss_as_distiller_entry():
         d.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 17))
         d.set_metainfo(dict(input_size=(64, 64)))
         samples.append(d)
+    runs = count_teacher_runs(model)
     losses = model.loss(x, samples)
     assert losses['loss_senior'].item() == 0 and losses['loss_primary'].item() > 0
+    assert runs == {'primary': 1, 'senior': 0}
+    expected = heatmap_kd_loss_from_scratch(model, 'primary', ODKD_KD, x, samples)
+    torch.testing.assert_close(losses['loss_primary'].detach(), expected)
+
+    model.distill_losses['loss_primary'].loss_weight = 0.
+    model.distill_losses['loss_senior'].loss_weight = 1.
+    runs.update(primary=0, senior=0)
+    losses = model.loss(x, samples)
+    assert runs == {'primary': 0, 'senior': 1}
+    assert losses['loss_primary'].item() == 0 and losses['loss_senior'].item() > 0
+    expected = heatmap_kd_loss_from_scratch(model, 'senior', ODKD_KD, x, samples)
+    torch.testing.assert_close(losses['loss_senior'].detach(), expected)

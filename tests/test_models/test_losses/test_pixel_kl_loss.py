@@ -1,4 +1,5 @@
-"""Tests of PixelKLDivLoss (OKDHP pixel-wise KL, official JointsKLDLoss semantics)."""
+"""Tests of PixelKLDivLoss (OKDHP pixel-wise KL, official JointsKLDLoss semantics), also for
+saturated logits (closed forms, float64 reference) and under bf16 autocast on the CPU."""
 import math
 
 import numpy as np
@@ -6,6 +7,9 @@ import pytest
 import torch
 
 from mmpose.registry import MODELS
+
+from helpers.builders import SATURATED, peaked
+from helpers.references import kl_ref64
 from okdhp_mm.models.losses.pixel_kl_loss import PixelKLDivLoss
 
 
@@ -238,3 +242,60 @@ def test_shape_errors_and_registry():
         loss_fn(torch.zeros(1, 2, 4, 4), torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match=r'\(B, K\) = \(1, 2\)'):
         loss_fn(torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4), torch.ones(1, 3))
+
+
+# ------------------------------------------------------------------------- saturated, autocast
+@pytest.mark.usefixtures('one_thread', 'torch_seed0')
+@pytest.mark.parametrize('temperature', [1.0, 2.0])
+@pytest.mark.parametrize('mode', ['fp32', 'bf16_inputs', 'autocast', 'autocast_bf16_inputs'])
+@pytest.mark.parametrize('background', [0.0, -SATURATED], ids=['peak+1e4', 'background-1e4'])
+def test_pixel_kl_saturated_equals_closed_form(temperature, mode, background):
+    """One-pixel peaks at different places: KL = peak height / T * T^2 per visible keypoint
+    (terms of order exp(-1e4) vanish); softmax is shift-invariant, so a -1e4 background
+    with a 0 peak is the same distribution."""
+    B, K, H, W = 2, 3, 8, 8
+    peak = SATURATED + background
+    pred, p_idx = peaked(B, K, H, W, peak, background, seed=1)
+    target, t_idx = peaked(B, K, H, W, peak, background, seed=2, avoid=p_idx)
+    assert (p_idx != t_idx).all()
+    weights = torch.ones(B, K)
+    weights[1, 2] = 0.0  # this keypoint must contribute exactly 0
+    if 'bf16_inputs' in mode:
+        pred, target = pred.bfloat16(), target.bfloat16()
+    # the peak height as the inputs hold it (1e4 rounds to 9984 in bf16)
+    height = float(pred.float().amax() - pred.float().amin())
+    pred.requires_grad_()
+    loss_fn = PixelKLDivLoss(temperature=temperature, loss_weight=2.0)
+    if 'autocast' in mode:
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            loss = loss_fn(pred, target, weights)
+    else:
+        loss = loss_fn(pred, target, weights)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    n_visible = int(weights.sum())
+    expected = 2.0 * n_visible * (height / temperature) * temperature**2 / (B * H * W)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    assert loss.item() == pytest.approx(kl_ref64(pred.detach(), target, weights, temperature,
+                                                 2.0).item(), rel=1e-6)
+    loss.backward()
+    assert torch.isfinite(pred.grad).all()
+    assert pred.grad[1, 2].abs().max() == 0  # weight-0 keypoint: no gradient
+
+
+@pytest.mark.usefixtures('one_thread', 'torch_seed0')
+def test_pixel_kl_bf16_autocast_matches_fp32_on_a_real_producer():
+    """bf16 logits from a conv under autocast: the loss (computed in fp32) equals the fp32
+    loss of the same bf16-rounded values, and is close to the all-fp32 loss."""
+    conv = torch.nn.Conv2d(8, 5, 1)
+    feat, target = torch.randn(2, 8, 16, 16) * 3, torch.randn(2, 5, 16, 16) * 3
+    weights = torch.tensor([[1., 1., 0., 1., 1.], [1., 0., 1., 1., 1.]])
+    loss_fn = PixelKLDivLoss()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        pred16 = conv(feat)
+        assert pred16.dtype == torch.bfloat16
+        loss16 = loss_fn(pred16, target, weights)
+    same_values = loss_fn(pred16.float(), target, weights)
+    fp32 = loss_fn(conv(feat), target, weights)
+    assert torch.isfinite(loss16)
+    assert loss16.item() == pytest.approx(same_values.item(), rel=1e-6)
+    assert loss16.item() == pytest.approx(fp32.item(), rel=2e-2)
