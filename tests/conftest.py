@@ -1,17 +1,14 @@
-"""Shared fixtures: paths to the real sample data and a small synthetic COCO set."""
+"""Shared fixtures: paths, the MMPose registry scope, threads and data sets (real samples, a
+synthetic COCO set, a COCO set with bad data). Helpers that are not fixtures live in
+``tests/helpers``."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import torch
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = Path(os.environ.get('OKDHP_SAMPLES',
-                              REPO.parent / 'shared' / 'data' / 'mmpose_samples')).resolve()
-VENV_BIN = Path(sys.executable).parent
+from helpers.paths import REPO, SAMPLES
 
 
 @pytest.fixture(scope='session')
@@ -27,19 +24,6 @@ def samples() -> Path:
     return SAMPLES
 
 
-def run_cmd(args, cwd=REPO, timeout=900, env=None, check=True) -> subprocess.CompletedProcess:
-    """Run a command line, return the completed process; fail with its output on error."""
-    full_env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2',
-                    MKL_NUM_THREADS='2', PATH=f'{VENV_BIN}{os.pathsep}{os.environ["PATH"]}')
-    full_env.update(env or {})
-    proc = subprocess.run([str(a) for a in args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        pytest.fail(f'command failed ({proc.returncode}): {" ".join(map(str, args))}\n'
-                    f'--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
-    return proc
-
-
 @pytest.fixture(autouse=True, scope='session')
 def _mmpose_scope():
     """Build from config dicts as MMPose's tools do: in the 'mmpose' registry scope."""
@@ -47,3 +31,46 @@ def _mmpose_scope():
 
     import okdhp_mm  # noqa: F401  (registers our modules)
     init_default_scope('mmpose')
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for in-process work: on a busy 2-core machine, two OpenMP threads
+    wait on each other and run several times slower (torchrun workers use one each too)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def torch_seed0():
+    """The global torch RNG seeded with 0 (model initialisation, random test tensors)."""
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope='session')
+def synthetic_coco(tmp_path_factory):
+    """``synthetic_coco(**kwargs)``: the root of a synthetic COCO set made by
+    ``generate_synthetic_coco(root, **kwargs)``, generated once per session and settings."""
+    from okdhp_mm.datasets.synthetic import generate_synthetic_coco
+
+    made = {}
+
+    def make(**kwargs) -> Path:
+        key = repr(sorted(kwargs.items()))
+        if key not in made:
+            root = tmp_path_factory.mktemp('synthetic') / 'synthetic_coco'
+            generate_synthetic_coco(root, **kwargs)
+            made[key] = root
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope='session')
+def bad_coco(tmp_path_factory, samples) -> Path:
+    """The COCO samples plus bad instances and unreadable images (helpers.bad_coco)."""
+    from helpers.bad_coco import write_bad_coco
+
+    return write_bad_coco(tmp_path_factory.mktemp('bad_coco'), samples)
