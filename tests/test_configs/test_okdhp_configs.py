@@ -26,12 +26,16 @@ def _build(cfg: Config):
 
 def _baseline_of(path: Path) -> Path:
     """The single-branch config beside an OKDHP config, the one its branch 0 exports as (same
-    schedule and data suffix): okdhp_hourglass<N>-* -> td-hm_hourglass<N>-paper,
-    okdhp_<encoder>-3b -> td-hm_<encoder>."""
-    match = re.fullmatch(r'okdhp_(?P<arch>hourglass\d+|[a-z0-9]+)-[^_]+_(?P<tail>1xb16-150e_.+)',
-                         path.name)
+    schedule and data suffix): okdhp_hourglass<N>-* -> td-hm_hourglass<N>-paper (the released
+    hourglass), okdhp_hourglass<N>-mmpose-* -> td-hm_hourglass<N>-mmpose, okdhp_<encoder>-3b ->
+    td-hm_<encoder>."""
+    match = re.fullmatch(r'okdhp_(?P<arch>hourglass\d+(-mmpose)?|[a-z0-9]+)-[^_]+_'
+                         r'(?P<tail>1xb16-150e_.+)', path.name)
     assert match, path.name
-    arch = match['arch'] + ('-paper' if match['arch'].startswith('hourglass') else '')
+    arch = match['arch']
+    if re.fullmatch(r'hourglass\d+', arch):
+        arch += '-paper'
+
     baseline = path.parent / f"td-hm_{arch}_{match['tail']}"
     assert baseline.is_file(), baseline
     return baseline
@@ -46,7 +50,9 @@ def test_config_parses_builds_and_imports_our_package(path):
 
 
 def test_paper_configs_use_the_released_recipe():
-    assert len(OKDHP_PAPER) == 14  # 2 data sets x (3 balanced + 1 unbalanced + 3 MobilePose)
+    # 2 data sets x (released hourglass: 3 balanced + 1 unbalanced; MMPose hourglass: the same
+    # 4; 3 MobilePose) + the COCO ground-truth-box and 384x288 variants of 2 + 3x2.
+    assert len(OKDHP_PAPER) == 24
     for path in OKDHP_PAPER:
         cfg = Config.fromfile(path)
         opt = cfg.optim_wrapper.optimizer
@@ -54,11 +60,31 @@ def test_paper_configs_use_the_released_recipe():
         assert cfg.train_cfg.max_epochs == 150
         assert [s['milestones'] for s in cfg.param_scheduler] == [[90, 120]]
         assert cfg.train_dataloader.batch_size == 16
-        assert cfg.codec['sigma'] == 2
         assert cfg.model.test_cfg.flip_test and cfg.model.test_cfg.shift_heatmap
         assert cfg.model.head.kd_ramp_epochs == 90
-        size = (256, 256) if 'mpii' in path.name else (192, 256)
-        assert tuple(cfg.codec['input_size']) == size
+        # lambda_kd = 2 and the released 0.5 of JointsMSELoss on every GT term (lambda_ens = 1),
+        # read off the built head so that its defaults count too.
+        head = _build(cfg).head
+        assert head.kd_loss.loss_weight == 2.0 and head.ensemble_loss.loss_weight == 0.5
+        stage_heads = list(head.branch_heads) + ([head.shared_head] if head.shared_head else [])
+        for stage_head in stage_heads:
+            losses = stage_head.loss_module
+            for loss in (losses if isinstance(losses, torch.nn.ModuleList) else [losses]):
+                assert loss.loss_weight == 0.5, path
+        shift = [t for t in cfg.train_pipeline if t['type'] == 'RandomBBoxTransform'][0]
+        assert (shift.shift_prob, shift.rotate_factor, shift.rotate_prob) == (0, 60, 0.6)
+        size, sigma = {'mpii-256x256': ((256, 256), 2), 'coco-384x288': ((288, 384), 3)}.get(
+            path.stem.split('_')[-1][-12:], ((192, 256), 2))
+        assert (tuple(cfg.codec['input_size']), cfg.codec['sigma']) == (size, sigma), path
+        affine = [t for t in cfg.train_dataloader.dataset.pipeline
+                  if t['type'] == 'TopdownAffine'][0]
+        assert tuple(affine.input_size) == size
+        if 'mpii' in path.name:
+            assert cfg.train_cfg.val_interval == 1  # the release validates every epoch
+        assert cfg.default_hooks.checkpoint.save_best == (
+            'best_branch/PCK' if 'mpii' in path.name else 'best_branch/coco/AP')
+        gt_boxes = cfg.val_dataloader.dataset.get('bbox_file') is None
+        assert gt_boxes == ('gt-bbox' in path.name or 'mpii' in path.name), path
 
 
 @pytest.mark.parametrize('path', OKDHP_PAPER, ids=lambda p: p.name)

@@ -50,7 +50,9 @@ _CHEAP = ['okdhp_hourglass2-1s-3x1b', 'okdhp_mobilenetv2-3b', 'okdhp_res18-3b',
 
 
 _LARGE = ['okdhp_hourglass4-2s-2x4x6b-unbalanced', 'okdhp_hourglass4-2s-3x2b',
-          'okdhp_hourglass8-4s-3x4b']  # 140-280M parameters: 7-16 s each on 2 cores
+          'okdhp_hourglass8-4s-3x4b',  # the released hourglass: 31-56 M parameters
+          'okdhp_hourglass2-mmpose-1s-3x1b', 'okdhp_hourglass4-mmpose-2s-2x4x6b-unbalanced',
+          'okdhp_hourglass4-mmpose-2s-3x2b', 'okdhp_hourglass8-mmpose-4s-3x4b']  # 72-283 M
 
 
 @pytest.mark.parametrize('name', _CHEAP + [
@@ -66,7 +68,7 @@ def test_okdhp_configs_leave_no_parameter_unused(name):
     from mmpose.registry import MODELS
     from mmpose.structures import PoseDataSample
 
-    (path, ) = (REPO / 'configs/okdhp/coco').glob(f'{name}_*.py')
+    path = REPO / 'configs/okdhp/coco' / f'{name}_1xb16-150e_coco-256x192.py'
     model = MODELS.build(Config.fromfile(str(path)).model)
     model.train()
     x = torch.randn(2, 3, 64, 64)

@@ -12,7 +12,7 @@ from helpers.paths import REPO
 from helpers.training import RESUMABLE_LOOP, RESUME_EPOCHS, resume_overrides, write_config
 
 
-OKDHP_RECIPES = sorted(glob.glob(str(REPO / 'configs/okdhp/*/_recipe_okdhp_*.py'))) + [
+OKDHP_RECIPES = sorted(glob.glob(str(REPO / 'configs/okdhp/_base_/okdhp_recipe_*.py'))) + [
     str(REPO / 'configs/okdhp/coco_samples/'
         'okdhp_hourglass-tiny-1s-3x1b_1xb4-2e_coco-samples-64x64.py')]
 

@@ -295,7 +295,8 @@ def _ref_head_losses(maps, ens, gt, weights, kd_w):
     for t, m in enumerate(maps):
         ref[f'loss_gt_b{t}'] = mse[t]
         ref[f'loss_kd_b{t}'] = kd_w * kl_ref64(m, ens, weights, loss_weight=2.0)
-    ref['loss_gt_ens'] = ((ens.double() - gt.double())**2 * w).mean()
+    # MultiBranchHead's default ensemble loss carries the released JointsMSELoss's 0.5.
+    ref['loss_gt_ens'] = 0.5 * ((ens.double() - gt.double())**2 * w).mean()
     return ref
 
 
