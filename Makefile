@@ -2,9 +2,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ARGS ?=
+EVIDENCE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup demo demo-quick test test-fast clean
+.PHONY: setup demo demo-quick evidence evidence-quick test test-fast clean
 
 setup:
 	@bash tools/setup_env.sh
@@ -14,6 +15,13 @@ demo: setup
 
 demo-quick: setup
 	$(PY) tools/demo.py --quick $(DEMO_ARGS)
+
+# Every method against the same student alone, 3 seeds, on the built-in data (about an hour).
+evidence: setup
+	$(PY) tools/evidence.py $(EVIDENCE_ARGS)
+
+evidence-quick: setup
+	$(PY) tools/evidence.py --quick $(EVIDENCE_ARGS)
 
 test: setup
 	$(PY) -m pytest tests -q --durations=15 $(PYTEST_ARGS)

@@ -39,8 +39,18 @@ def main(argv=None) -> int:
 
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
-    # cfg_options (even {}) keeps init_model from reading model.backbone, which distillers lack.
-    model = init_model(cfg, args.checkpoint, device=args.device, cfg_options={})
+    try:
+        # cfg_options (even {}) keeps init_model from reading model.backbone, which distillers
+        # lack.
+        model = init_model(cfg, args.checkpoint, device=args.device, cfg_options={})
+    except (RuntimeError, OSError, EOFError, KeyError, ValueError) as err:
+        if isinstance(err, FileNotFoundError) or 'unreadable' in str(err):
+            print(f'verify_student: error: {err}', file=sys.stderr)
+            return 2
+        # Without okdhp_mm (--forbid) torch's own error names no file: say what it means.
+        print(f'verify_student: error: checkpoint {args.checkpoint} is unreadable (truncated '
+              f'or not a PyTorch checkpoint): {type(err).__name__}: {err}', file=sys.stderr)
+        return 2
     with open(args.ann) as f:
         coco = json.load(f)
     files = {im['id']: im['file_name'] for im in coco['images']}

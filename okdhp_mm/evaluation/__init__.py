@@ -1,1 +1,1 @@
-from .metrics import MultiOutputMetric  # noqa: F401
+from .metrics import MaskIoUMetric, MultiOutputMetric  # noqa: F401

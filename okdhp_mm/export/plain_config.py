@@ -101,6 +101,9 @@ def plain_config(cfg: Config, student_cfg: dict, needs_plugin: bool = False) -> 
     for key in ('load_from', 'resume'):
         plain.pop(key, None)
     plain.pop('custom_hooks', None)  # ours drive training only (teacher switches, ...)
+    checkpoint = plain.get('default_hooks', {}).get('checkpoint')
+    if isinstance(checkpoint, dict) and checkpoint.get('type') == 'AtomicCheckpointHook':
+        checkpoint['type'] = 'CheckpointHook'  # MMEngine's (same arguments, in-place writes)
     train_cfg = plain.get('train_cfg')
     if isinstance(train_cfg, dict) and train_cfg.get('type') == 'ResumableEpochBasedTrainLoop':
         # MMPose's own epoch loop (same schedule; only mid-epoch resume differs).

@@ -16,8 +16,8 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from torch import nn
 
-__all__ = ['StateDictMismatch', 'compare_state_dicts', 'is_remote', 'load_complete_checkpoint',
-           'load_state_into', 'read_checkpoint']
+__all__ = ['StateDictMismatch', 'compare_state_dicts', 'heatmap_to_integral_state', 'is_remote',
+           'load_complete_checkpoint', 'load_state_into', 'read_checkpoint']
 
 _MODULE_PREFIX = re.compile(r'^module\.')
 
@@ -157,3 +157,24 @@ def load_complete_checkpoint(model: nn.Module, filename: str, role: str, hint: s
     if mismatch.unexpected:
         warnings.warn(f'{role} checkpoint {filename!r}: ignored {len(mismatch.unexpected)} '
                       f'unexpected keys ({_few(mismatch.unexpected)})')
+
+
+def heatmap_to_integral_state(state: Mapping, prefix: str = '') -> 'OrderedDict':
+    """A heatmap model's state dict (``HeatmapHead``) under an integral model's key names.
+
+    MMPose's ``IntegralRegressionHead`` / ``DSNTHead`` wrap the SimpleBaseline head as
+    ``head.simplebaseline_head``; their own load hook maps ``final_layer`` but not
+    ``deconv_layers``, so a heatmap checkpoint loaded as it is leaves the deconvolutions at
+    their initialisation without an error. Every key is put under ``prefix`` (``'student.'``
+    for a distiller's student); ``data_preprocessor`` keys are dropped.
+    """
+    out = OrderedDict()
+    for key, value in state.items():
+        if key.startswith('data_preprocessor.'):
+            continue
+        for part in ('head.deconv_layers.', 'head.conv_layers.', 'head.final_layer.'):
+            if key.startswith(part):
+                key = 'head.simplebaseline_head.' + key[len('head.'):]
+                break
+        out[prefix + key] = value
+    return out

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 __all__ = [
-    'UnsafeCheckpointError', 'enable_safe_checkpoint_loading', 'safe_globals', 'safe_torch_load'
+    'UnreadableCheckpointError', 'UnsafeCheckpointError', 'enable_safe_checkpoint_loading',
+    'safe_globals', 'safe_torch_load'
 ]
 
 
@@ -71,6 +72,18 @@ def safe_globals() -> List[Any]:
     return _numpy_safe_globals() + [HistoryBuffer]
 
 
+class UnreadableCheckpointError(ValueError):
+    """A checkpoint file that cannot be read: truncated (an interrupted write), empty, or not
+    a PyTorch checkpoint at all."""
+
+    def __init__(self, filename: Any, reason: str):
+        self.filename, self.reason = filename, reason
+        super().__init__(f'checkpoint {filename} is unreadable (truncated or not a PyTorch '
+                         f'checkpoint): {reason}')
+
+
+# What torch's weights-only unpickler says of a pickle that is no torch checkpoint format.
+_NOT_TORCH_FORMAT = 'Unsupported operand'
 # torch words the refusal in two ways: an unknown global, or one from a blocked module (os).
 _UNSUPPORTED_GLOBAL = re.compile(r'(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)')
 
@@ -86,6 +99,8 @@ def safe_torch_load(filename: Union[str, Any],
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        if _NOT_TORCH_FORMAT in str(err):  # a pickle torch cannot read at all: no checkpoint
+            raise UnreadableCheckpointError(filename, 'not a PyTorch checkpoint') from None
         found = _UNSUPPORTED_GLOBAL.search(str(err))
         what = found.group(1) if found else 'an object outside the allow-list'
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
@@ -96,6 +111,13 @@ def safe_torch_load(filename: Union[str, Any],
             'allow-lists (okdhp_mm.utils.safe_checkpoint.safe_globals). Loading it could run '
             'code, so it is not loaded. If you trust the file and know what it contains, '
             'convert it yourself into a checkpoint of tensors and plain data.') from err
+    except (RuntimeError, OSError, EOFError, KeyError, ValueError, IndexError) as err:
+        # A truncated zip (an interrupted write), an empty file, text: torch's readers fail
+        # deep inside with messages that name no file ("[Errno 22] Invalid argument").
+        if isinstance(err, FileNotFoundError):
+            raise
+        reason = f'{type(err).__name__}: {err}' if str(err) else 'the file ends too early'
+        raise UnreadableCheckpointError(filename, reason) from None
 
 
 def _load_from_local(filename: str, map_location=None) -> Any:

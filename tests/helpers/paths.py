@@ -19,7 +19,7 @@ TINY_OKDHP = (REPO / 'configs/okdhp/coco_samples' /
               'okdhp_hourglass-tiny-1s-3x1b_1xb4-2e_coco-samples-64x64.py')
 # HHD on the synthetic set: the distiller and its heatmap teacher.
 SYN_HHD = (REPO / 'configs/hhd/synthetic/'
-           'hhd_res18-hm_mobilenetv2-0.5x-dsnt_1xb32-20e_synthetic-128x96.py')
+           'hhd_res18-hm_res18-16-dsnt_1xb32-20e_synthetic-128x96.py')
 SYN_TEACHER = REPO / 'configs/baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py'
 
 

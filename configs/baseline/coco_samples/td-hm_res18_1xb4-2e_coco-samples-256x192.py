@@ -8,7 +8,7 @@ data_root = '{{ fileDirname }}/../../../../shared/data/mmpose_samples/coco/'
 
 train_cfg = dict(max_epochs=2, val_interval=1)
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(type='AtomicCheckpointHook', interval=1))
 auto_scale_lr = dict(enable=False)
 
 model = dict(

@@ -14,7 +14,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=20, eta_min=1e-5, by_epoch=True, begin=0, end=20)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=32)
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=5, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(
+    type='AtomicCheckpointHook', interval=5, max_keep_ckpts=1))
 
 codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=1.5)
 model = dict(

@@ -13,7 +13,7 @@ _base_ = [
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
 train_cfg = dict(max_epochs=210, val_interval=10)
-default_hooks = dict(checkpoint=dict(interval=50, save_best='coco/AP', rule='greater'))
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=50, save_best='coco/AP', rule='greater'))
 
 codec = dict(type='IntegralRegressionLabel', input_size=(192, 256), heatmap_size=(48, 64),
              sigma=2.0, normalize=True)

@@ -14,7 +14,7 @@ _base_ = [
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
 train_cfg = dict(max_epochs=210, val_interval=10)
-default_hooks = dict(checkpoint=dict(interval=50, save_best='PCK', rule='greater'))
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=50, save_best='PCK', rule='greater'))
 
 codec = dict(type='IntegralRegressionLabel', input_size=(256, 256), heatmap_size=(64, 64),
              sigma=2.0, normalize=True)

@@ -6,6 +6,8 @@
 # so only the mask layer starts from scratch; predict/flip test are HeatmapHead's.
 _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w48_8xb32-210e_coco-256x192.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
+# Checkpoints written atomically, --resume past a truncated newest one (okdhp_mm's hook).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
 codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
 model = dict(head=dict(type='MaskAwareHeatmapHead', mask_loss_weight=1.0,

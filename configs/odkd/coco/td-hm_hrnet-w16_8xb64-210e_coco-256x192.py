@@ -5,6 +5,8 @@
 # alone it is the ODKD baseline; configs/odkd/coco/odkd_*.py distils into it.
 _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
+# Checkpoints written atomically, --resume past a truncated newest one (okdhp_mm's hook).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
 model = dict(
     backbone=dict(

@@ -1,18 +1,22 @@
-# Tiny ODKD senior teacher on the synthetic set: the slim ResNet-18 baseline with the person-mask
-# output (MaskAwareHeatmapHead, BCE on the synthetic figures' segmentation rasterised on the
-# 24x32 heatmap grid by TopdownGenerateMask).
+# ODKD senior teacher on the synthetic set: the slim ResNet-18 baseline with a person-mask output
+# (MaskAwareHeatmapHead: class-balanced BCE + Dice on the synthetic figures' segmentation,
+# rasterised on the 24x32 heatmap grid by TopdownGenerateMask). Evaluated with CocoMetric and the
+# mask IoU (MaskIoUMetric) on the same split. Short fine-tune from the heatmap model: pass
+# load_from=<the slim ResNet-18 baseline's checkpoint> (its mask layer starts fresh) and fewer
+# epochs, as tools/evidence.py does.
 _base_ = ['../../baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
-model = dict(head=dict(type='MaskAwareHeatmapHead', mask_loss_weight=1.0))
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='RandomBBoxTransform', scale_factor=(0.8, 1.2), rotate_factor=20),
-    dict(type='TopdownAffine', input_size={{_base_.codec.input_size}}),
-    dict(type='GenerateTarget', encoder={{_base_.codec}}),
-    dict(type='TopdownGenerateMask', heatmap_size={{_base_.codec.heatmap_size}}),
-    dict(type='PackPoseInputs')
-]
+data_root = '{{ fileDirname }}/../../../data/synthetic_coco/'
+mask = dict(type='TopdownGenerateMask', heatmap_size={{_base_.codec.heatmap_size}})
+model = dict(head=dict(type='MaskAwareHeatmapHead', mask_loss_weight=1.0),
+             test_cfg=dict(output_mask=True))
+train_pipeline = _base_.train_pipeline[:-1] + [mask, _base_.train_pipeline[-1]]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_pipeline = _base_.val_pipeline[:-1] + [mask, _base_.val_pipeline[-1]]
+val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='CocoMetric', ann_file=data_root + 'annotations/person_keypoints_val.json'),
+    dict(type='MaskIoUMetric')]
+test_evaluator = val_evaluator

@@ -3,6 +3,8 @@
 # scale +-25 %, rotation 30 (p 0.6), flip, half-body; flip test with 1-px shift.
 _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hourglass52_8xb32-210e_coco-256x256.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
+# Checkpoints written atomically, --resume past a truncated newest one (okdhp_mm's hook).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
 # Resumes mid-epoch where an iteration checkpoint left off (MMEngine's EpochBasedTrainLoop
 # restarts the interrupted epoch from its first batch).

@@ -22,6 +22,7 @@ from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
 
 from ...utils.checkpoint import compare_state_dicts, read_checkpoint
+from ..runner.resume import resolve_resume_checkpoint
 
 __all__ = ['CheckpointMatchHook']
 
@@ -44,13 +45,10 @@ class CheckpointMatchHook(Hook):
 
     @staticmethod
     def _source(runner):
-        from mmengine.runner.checkpoint import find_latest_checkpoint
-
+        if runner._resume:  # the checkpoint resume will read (the newest readable one)
+            return 'resume', resolve_resume_checkpoint(runner)
         if runner._load_from is not None:
-            key = 'resume' if runner._resume else 'load_from'
-            return key, runner._load_from
-        if runner._resume:
-            return 'resume', find_latest_checkpoint(runner.work_dir)
+            return 'load_from', runner._load_from
         return None, None
 
     def before_run(self, runner) -> None:

@@ -9,9 +9,13 @@ iteration) from the current epoch alone:
     f(e) = clip((e - switch_epoch + 1) / (transition_epochs + 1), 0, 1)
     primary weight = primary_weight * (1 - f(e)),  senior weight = senior_weight * f(e)
 
-with ``e`` the 0-based epoch about to run. ``transition_epochs=0`` (default) is a hard switch:
-epochs ``< switch_epoch`` learn from the primary teacher only, epochs ``>= switch_epoch`` from
-the senior teacher only. ``transition_epochs=N`` hands over linearly in N+1 steps. Because the
+with ``e`` the 0-based epoch about to run. By default (``transition_epochs=None``) the
+hand-over is gradual and lasts from ``switch_epoch`` to the last epoch (``N = max_epochs -
+switch_epoch - 1``): the student keeps part of the primary teacher's easier target while the
+senior's grows -- a hard switch made a probe student's keypoint loss jump five-fold at the
+switch. ``transition_epochs=0`` is a hard switch (epochs ``< switch_epoch`` learn from the
+primary teacher only, the rest from the senior), ``transition_epochs=N`` hands over linearly in
+N+1 steps. Because the
 weights are derived from the epoch (restored by ``resume``), the hook keeps no state and is
 resume-safe. Every change is logged.
 """
@@ -38,7 +42,8 @@ class OrderlyTeacherHook(Hook):
     Args:
         switch_epoch: first (0-based) epoch with the senior teacher (``by_epoch=False``:
             iteration). Required.
-        transition_epochs: length of a linear hand-over (default 0: hard switch).
+        transition_epochs: length of a linear hand-over (default None: until the last epoch or
+            iteration; 0: hard switch).
         primary_loss: distillation loss name of the primary teacher (default
             ``'loss_primary'``).
         senior_loss: distillation loss name of the senior teacher (default ``'loss_senior'``).
@@ -48,14 +53,17 @@ class OrderlyTeacherHook(Hook):
 
     priority = 'NORMAL'
 
-    def __init__(self, switch_epoch: int, transition_epochs: int = 0,
+    def __init__(self, switch_epoch: int, transition_epochs: Optional[int] = None,
                  primary_loss: str = 'loss_primary', senior_loss: str = 'loss_senior',
                  primary_weight: float = 1.0, senior_weight: float = 1.0,
                  by_epoch: bool = True):
-        if switch_epoch < 0 or transition_epochs < 0:
+        if switch_epoch < 0 or (transition_epochs is not None and transition_epochs < 0):
             raise ValueError(f'switch_epoch ({switch_epoch}) and transition_epochs '
-                             f'({transition_epochs}) must be >= 0')
-        self.switch, self.transition = int(switch_epoch), int(transition_epochs)
+                             f'({transition_epochs}) must be >= 0 (transition_epochs=None: '
+                             'until the end of training)')
+        self.switch = int(switch_epoch)
+        self.transition_epochs = None if transition_epochs is None else int(transition_epochs)
+        self.transition = self.transition_epochs or 0  # resolved in before_train when None
         self.primary_loss, self.senior_loss = primary_loss, senior_loss
         self.primary_weight, self.senior_weight = float(primary_weight), float(senior_weight)
         self.by_epoch = by_epoch
@@ -90,6 +98,9 @@ class OrderlyTeacherHook(Hook):
 
     def before_train(self, runner) -> None:
         self._last = None
+        if self.transition_epochs is None:
+            total = runner.max_epochs if self.by_epoch else runner.max_iters
+            self.transition = max(0, int(total) - self.switch - 1)
         self.apply(runner, runner.epoch if self.by_epoch else runner.iter)
 
     def before_train_epoch(self, runner) -> None:

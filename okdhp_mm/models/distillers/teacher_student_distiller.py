@@ -29,8 +29,8 @@ from torch import Tensor, nn
 from ...export.contract import ExportableStudent, ExportsPlainHead
 from ...utils.checkpoint import load_complete_checkpoint
 from ..utils import (OUTPUT_SOURCES, InputConverter, ModelSpec, ModuleOutputRecorder,
-                     align_heatmaps, auto_source, decoder_size, get_module, heatmap_size,
-                     load_model_config, num_keypoints, strip_pretrained)
+                     align_heatmaps, auto_source, collect_log_vars, decoder_size, get_module,
+                     heatmap_size, load_model_config, num_keypoints, strip_pretrained)
 
 __all__ = ['TeacherStudentDistiller']
 
@@ -283,15 +283,22 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
                 out[name] = (result[-1] if isinstance(result, (list, tuple)) else result).detach()
                 continue
             with ModuleOutputRecorder(get_module(teacher, path, f'teacher {name!r}'),
-                           f'teacher {name!r}', path) as rec:
+                                      f'teacher {name!r}', path) as rec:
                 teacher(t_inputs, None, mode='tensor')
             out[name] = rec.single().detach()
         return out
 
+    @staticmethod
+    def _log_prefix(name: str) -> str:
+        """``'loss_senior'`` -> ``'senior_'``: log names of a loss's values hold no 'loss'."""
+        return name.replace('loss_', '', 1).replace('loss', '') + '_'
+
+
     def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
         """Student's own losses (one student forward) + every distillation loss."""
         path = self.student_source
-        with ModuleOutputRecorder(get_module(self.student, path, 'student'), 'student', path) as rec:
+        with ModuleOutputRecorder(get_module(self.student, path, 'student'), 'student',
+                                  path) as rec:
             student_losses = self.student.loss(inputs, data_samples)
         losses = OrderedDict((self.student_loss_prefix + k, v)
                              for k, v in student_losses.items())
@@ -305,6 +312,8 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
                   if getattr(f, 'loss_weight', 1.) != 0}
         needed = list(OrderedDict.fromkeys(self._loss_teacher[n] for n in active))
         t_maps = self.teacher_maps(inputs, needed)
+        for name in needed:  # e.g. the senior teacher's mask fallbacks
+            losses.update(collect_log_vars(self.teachers[name], f'{name}_'))
         weights = None
         self.last_distill_inputs = {}
         for lname, loss_fn in self.distill_losses.items():
@@ -330,6 +339,7 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
                 raise ValueError(f'distill loss {lname!r} clashes with a student loss of the same '
                                  'name; rename it or set student_loss_prefix')
             losses[lname] = loss_fn(student_map, t_map, **kwargs)
+            losses.update(collect_log_vars(loss_fn, self._log_prefix(lname)))
             if self.record_distill_inputs:
                 self.last_distill_inputs[lname] = (
                     student_map.detach(), t_map, None if weights is None else weights.detach())

@@ -2,35 +2,22 @@
 from __future__ import annotations
 
 import copy
-import math
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.logging import MessageHub
-from mmengine.model import ModuleList
 from mmengine.structures import InstanceData, PixelData
-from mmpose.evaluation.functional import pose_pck_accuracy
 from mmpose.models.heads import CPMHead
-from mmpose.models.heads.base_head import BaseHead
 from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.registry import MODELS
-from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor, nn
 
 from ..backbones.multi_branch_base import MultiBranchFeatures
-from ..utils import check_branch_index
+from ..utils import heatmap_pck_accuracy
+from .multi_branch_base import ENSEMBLE, MultiBranchHeadBase, kd_ramp_weight
 
-ENSEMBLE = 'ensemble'
-
-
-def kd_ramp_weight(epoch: float, length: float) -> float:
-    """The released ramp-up: exp(-5 (1 - min(e, L) / L)^2); 1 when ``length`` <= 0."""
-    if length <= 0:
-        return 1.0
-    progress = min(max(float(epoch), 0.0), float(length)) / float(length)
-    return math.exp(-5.0 * (1.0 - progress) ** 2)
+__all__ = ['ENSEMBLE', 'MultiBranchHead', 'kd_ramp_weight']
 
 
 def _as_list(x: Union[Tensor, Sequence[Tensor]]) -> List[Tensor]:
@@ -38,7 +25,7 @@ def _as_list(x: Union[Tensor, Sequence[Tensor]]) -> List[Tensor]:
 
 
 @MODELS.register_module()
-class MultiBranchHead(BaseHead):
+class MultiBranchHead(MultiBranchHeadBase):
     """OKDHP head: one MMPose heatmap head per branch, a FAU ensemble, online distillation.
 
     Loss = Σ over every supervised output o of GT(o) + ensemble_loss(ens, GT)
@@ -87,62 +74,21 @@ class MultiBranchHead(BaseHead):
                  detach_ensemble: bool = False,
                  decoder: OptConfigType = None,
                  init_cfg: OptConfigType = None):
-        super().__init__(init_cfg)
-        if isinstance(branches, dict):
-            if num_branches is None or num_branches < 2:
-                raise ValueError(f'num_branches={num_branches}: with a single branch config, '
-                                 'give num_branches >= 2 (OKDHP needs several branches)')
-            branches = [copy.deepcopy(branches) for _ in range(num_branches)]
-        branches = list(branches)
-        if num_branches is not None and num_branches != len(branches):
-            raise ValueError(f'num_branches={num_branches} but {len(branches)} branch configs '
-                             'were given; drop num_branches or make them agree')
-        if len(branches) < 2:
-            raise ValueError(f'{len(branches)} branch given: OKDHP needs at least 2 branches')
-        self.branch_cfgs = [copy.deepcopy(dict(b)) for b in branches]
         self.shared_head_cfg = copy.deepcopy(dict(shared_head)) if shared_head else None
-        keypoints = [b.get('out_channels') for b in self.branch_cfgs]
-        if self.shared_head_cfg is not None:
-            keypoints.append(self.shared_head_cfg.get('out_channels'))
-        if len(set(keypoints)) != 1:
-            raise ValueError(f'branch heads predict different keypoint counts {keypoints} '
-                             '(out_channels, last one the shared head if any): every branch '
-                             'must predict the same keypoints')
-        self.num_keypoints = int(keypoints[0])
-        # MMEngine's ModuleList, so init_weights reaches every branch head's own init_cfg.
-        self.branch_heads = ModuleList([MODELS.build(b) for b in self.branch_cfgs])
+        super().__init__(branches, fau, num_branches, fau_in_index, kd_loss, kd_ramp_epochs,
+                         detach_ensemble, decoder, init_cfg,
+                         extra_keypoint_cfgs=[self.shared_head_cfg] if shared_head else [])
         self.shared_head = MODELS.build(self.shared_head_cfg) if shared_head else None
-        fau = dict(fau, num_branches=len(branches), num_keypoints=self.num_keypoints)
-        self.fau = MODELS.build(fau)
-        self.fau_in_index = fau_in_index
         self.ensemble_loss = MODELS.build(ensemble_loss)
-        self.kd_loss = MODELS.build(kd_loss)
-        self.kd_ramp_epochs = kd_ramp_epochs
-        self.detach_ensemble = detach_ensemble
-        if decoder is not None:
-            from mmpose.registry import KEYPOINT_CODECS
-            self.decoder = KEYPOINT_CODECS.build(decoder)
-        else:
-            self.decoder = self.branch_heads[0].decoder
-
-    @property
-    def num_branches(self) -> int:
-        return len(self.branch_heads)
+        self._build_shared_parts()
 
     # ------------------------------------------------------------------ forward
-    def _branch_feats(self, feats, index: int):
-        if isinstance(feats, MultiBranchFeatures):
-            return feats.branch(index)
-        return feats
-
-    def _fau_input(self, feats) -> Tensor:
-        if isinstance(feats, MultiBranchFeatures):
-            return feats.fau_input
-        return feats[self.fau_in_index]
-
     def branch_outputs(self, feats, index: int) -> List[Tensor]:
         """Every supervised heatmap of branch ``index`` (one per stage), last = final."""
         return _as_list(self.branch_heads[index].forward(self._branch_feats(feats, index)))
+
+    def branch_final(self, feats, index: int) -> Tensor:
+        return self.branch_outputs(feats, index)[-1]
 
     def shared_outputs(self, feats) -> List[Tensor]:
         if self.shared_head is None or not isinstance(feats, MultiBranchFeatures):
@@ -164,10 +110,6 @@ class MultiBranchHead(BaseHead):
         return outputs
 
     # ------------------------------------------------------------------ loss
-    def current_kd_weight(self) -> float:
-        epoch = MessageHub.get_current_instance().get_info('epoch', 0)
-        return kd_ramp_weight(epoch, self.kd_ramp_epochs)
-
     @staticmethod
     def _loss_fn(head: nn.Module, stage: int) -> nn.Module:
         loss_module = head.loss_module
@@ -189,6 +131,7 @@ class MultiBranchHead(BaseHead):
         ens, fau_weights = self.ensemble(feats, [m[-1] for m in per_branch])
         target = ens.detach() if self.detach_ensemble else ens
         kd_w = self.current_kd_weight()
+        visible = weights > 0
 
         losses = dict()
         if shared:
@@ -201,82 +144,30 @@ class MultiBranchHead(BaseHead):
             losses[f'loss_gt_b{t}'] = sum(
                 self._loss_fn(head, i)(m, gt, weights) for i, m in enumerate(maps))
             losses[f'loss_kd_b{t}'] = kd_w * sum(self.kd_loss(m, target, weights) for m in maps)
-            # .float(): numpy has no bfloat16 (bf16 autocast / AmpOptimWrapper(dtype=bf16))
-            _, acc, _ = pose_pck_accuracy(output=to_numpy(maps[-1].float()),
-                                          target=to_numpy(gt.float()),
-                                          mask=to_numpy(weights) > 0)
-            losses[f'acc_pose_b{t}'] = torch.tensor(acc, device=gt.device)
+            # In torch (no host synchronisation): MMPose's pose_pck_accuracy, same numbers.
+            losses[f'acc_pose_b{t}'] = heatmap_pck_accuracy(maps[-1], gt, visible)
         losses['loss_gt_ens'] = self.ensemble_loss(ens, gt, weights)
-        _, acc, _ = pose_pck_accuracy(output=to_numpy(ens.float()),
-                                      target=to_numpy(gt.float()), mask=to_numpy(weights) > 0)
-        losses['acc_pose_ens'] = torch.tensor(acc, device=gt.device)
+        losses['acc_pose_ens'] = heatmap_pck_accuracy(ens, gt, visible)
         losses['kd_weight'] = torch.tensor(kd_w, device=gt.device)
         return losses
 
     # ------------------------------------------------------------------ predict
-    def resolve_output(self, choice, name: str = 'test_cfg.branch') -> Union[int, str]:
-        """A branch index or ``'ensemble'``; an error naming ``name`` for anything else."""
-        return check_branch_index(choice, self.num_branches, name, named=(ENSEMBLE, ))
-
     def final_heatmaps(self, feats, which: Sequence[Union[int, str]]) -> Dict:
         """Final heatmaps of the requested outputs, computing only what they need."""
-        out = {}
-        if ENSEMBLE in which:
-            finals = [self.branch_outputs(feats, t)[-1] for t in range(self.num_branches)]
-            out.update(enumerate(finals))
-            out[ENSEMBLE] = self.ensemble(feats, finals)[0]
-        for w in which:
-            if w not in out:
-                out[w] = self.branch_outputs(feats, w)[-1]
-        return {w: out[w] for w in which}
+        return self.final_outputs(feats, which)
 
-    def _decoder_of(self, output: Union[int, str]):
-        return self.decoder if output == ENSEMBLE else self.branch_heads[output].decoder
+    def flip_back(self, flipped: Tensor, flip_indices: Sequence[int], test_cfg: dict) -> Tensor:
+        return flip_heatmaps(flipped, flip_mode=test_cfg.get('flip_mode', 'heatmap'),
+                             flip_indices=flip_indices,
+                             shift_heatmap=test_cfg.get('shift_heatmap', False))
 
     def predict(self, feats, batch_data_samples: OptSampleList,
                 test_cfg: ConfigType = {}) -> Union[List[InstanceData], Tuple]:
-        chosen = self.resolve_output(test_cfg.get('branch', 0))
-        which = [chosen]
-        if test_cfg.get('output_all', False):
-            which = list(range(self.num_branches)) + [ENSEMBLE]
-        if test_cfg.get('flip_test', False):
-            assert isinstance(feats, list) and len(feats) == 2
-            flip_indices = batch_data_samples[0].metainfo['flip_indices']
-            plain, flipped = (self.final_heatmaps(f, which) for f in feats)
-            heatmaps = {
-                w: (plain[w] + flip_heatmaps(
-                    flipped[w], flip_mode=test_cfg.get('flip_mode', 'heatmap'),
-                    flip_indices=flip_indices,
-                    shift_heatmap=test_cfg.get('shift_heatmap', False))) * 0.5
-                for w in which
-            }
-        else:
-            heatmaps = self.final_heatmaps(feats, which)
-
-        decoded = {}
-        for w in which:
-            # MMPose's decoders go through numpy, which has no bfloat16
-            decoded[w] = self._decode_with(self._decoder_of(w), heatmaps[w].float())
+        chosen, heatmaps, decoded = self.predict_outputs(feats, batch_data_samples, test_cfg)
         preds = decoded[chosen]
-        if test_cfg.get('output_all', False):
-            for i, inst in enumerate(preds):
-                inst.output_keypoints = torch.stack(
-                    [torch.as_tensor(decoded[w][i].keypoints) for w in which], dim=1).numpy()
-                inst.output_keypoint_scores = torch.stack(
-                    [torch.as_tensor(decoded[w][i].keypoint_scores) for w in which],
-                    dim=1).numpy()
         if test_cfg.get('output_heatmaps', False):
             return preds, [PixelData(heatmaps=hm) for hm in heatmaps[chosen].detach()]
         return preds
-
-    def _decode_with(self, decoder, heatmaps: Tensor) -> List[InstanceData]:
-        # BaseHead.decode reads self.decoder; swap it in for outputs with their own codec.
-        saved = self.decoder
-        self.decoder = decoder
-        try:
-            return self.decode(heatmaps)
-        finally:
-            self.decoder = saved
 
     # ------------------------------------------------------------------ export
     def export_branch(self, index: int) -> Tuple[dict, 'OrderedDict[str, Tensor]']:
@@ -285,19 +176,15 @@ class MultiBranchHead(BaseHead):
         With a shared head (hourglass trunk), the shared stages and the branch's stages become
         one ``CPMHead`` with ``num_stages`` = shared + branch stages.
         """
-        index = self.resolve_output(index, 'branch')
-        if index == ENSEMBLE:
-            raise ValueError('the ensemble is a training-time teacher and has no plain MMPose '
-                             'head: export a branch index instead')
-        cfg = copy.deepcopy(self.branch_cfgs[index])
-        branch_state = self.branch_heads[index].state_dict()
+        cfg, branch_state = super().export_branch(index)
         if self.shared_head is None:
-            return cfg, OrderedDict((k, v.detach().clone()) for k, v in branch_state.items())
+            return cfg, branch_state
+        index = self.resolve_output(index, 'branch')
         if not (isinstance(self.shared_head, CPMHead)
                 and isinstance(self.branch_heads[index], CPMHead)):
             raise ValueError('a shared head can only be merged into a plain model when both it '
-                             f'and the branches are CPMHeads (got {self.shared_head_cfg.get("type")} '
-                             f'and {cfg.get("type")})')
+                             f'and the branches are CPMHeads (got '
+                             f'{self.shared_head_cfg.get("type")} and {cfg.get("type")})')
         n_shared = self.shared_head.num_stages
         cfg['num_stages'] = n_shared + self.branch_heads[index].num_stages
         state = OrderedDict()

@@ -2,3 +2,4 @@
 from .pixel_kl_loss import PixelKLDivLoss  # noqa: F401
 from .hhd_loss import HHDLoss  # noqa: F401
 from .odkd_loss import ODKDHeatmapLoss  # noqa: F401
+from .simcc_kl_loss import SimCCKLDivLoss  # noqa: F401

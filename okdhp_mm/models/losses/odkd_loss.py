@@ -7,7 +7,11 @@ Our reading, every choice an option with a documented default:
   least ``threshold`` x the map's peak (``relative=True``, default; ``relative=False``: at
   least ``threshold``) is kept -- set to 1 (``mode='hard'``, default) or left at its value
   (``mode='keep'``) -- and every other pixel is set to 0. A map whose peak is not above
-  ``eps`` (an empty / all-negative map) becomes all 0 (no keypoint, nothing to imitate).
+  ``eps`` (an empty / all-negative map) becomes all 0.
+* A keypoint whose teacher target is empty (no pixel left: the teacher does not see it, or a
+  mask removed it) is left out of the loss -- it has nothing to imitate, and an all-zero
+  target would teach "no keypoint here". :meth:`ODKDHeatmapLoss.log_vars` reports the share
+  of keypoints left out (``empty_targets``; a tensor, no host synchronisation).
 * :class:`ODKDHeatmapLoss` (a ``distill_losses`` entry of ``TeacherStudentDistiller``):
   ``loss_weight * mean_{b,k,h,w}( w_bk * m_bhw * (S - T')^2 )`` with ``T'`` the binarised
   teacher map (``binarize=False``: the raw map), ``w_bk`` the keypoint weights
@@ -15,7 +19,8 @@ Our reading, every choice an option with a documented default:
 * Combination with the ground truth: by default as separate loss terms, the student's own
   ``loss_kpt`` (GT) plus this loss (binarised teacher), i.e. ``L = L(S, GT) + w * L(S, bin(T))``.
   ``alpha`` (default ``None``) instead mixes targets, ``T' = alpha * GT + (1 - alpha) * bin(T)``,
-  when the caller passes ``gt_heatmaps`` (the shared distiller does not pass them yet).
+  when the caller passes ``gt_heatmaps`` (``TeacherStudentDistiller`` passes them to losses
+  that take them).
 * Senior-teacher mask, option (a): the senior teacher's heatmaps are multiplied by its
   person-mask output before binarisation. With :class:`MaskAwareHeatmapHead` this happens in
   the teacher (distiller ``source='head.masked_output'``); a caller can also pass
@@ -23,7 +28,7 @@ Our reading, every choice an option with a documented default:
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -83,6 +88,7 @@ class ODKDHeatmapLoss(nn.Module):
         self.binarize, self.alpha = binarize, alpha
         self.use_target_weight = use_target_weight
         self.loss_weight = float(loss_weight)
+        self._empty_share: Optional[Tensor] = None
 
     def target(self, teacher_map: Tensor, teacher_mask: Optional[Tensor] = None,
                gt_heatmaps: Optional[Tensor] = None) -> Tensor:
@@ -104,7 +110,14 @@ class ODKDHeatmapLoss(nn.Module):
                              f'{tuple(teacher_map.shape)} differ')
         t = self.target(teacher_map, teacher_mask, gt_heatmaps).to(student_map.dtype)
         err = F.mse_loss(student_map, t, reduction='none')
+        present = (t.detach().flatten(-2).amax(-1) > 0).to(err.dtype)          # (B, K)
+        self._empty_share = 1. - present.mean().detach()
+        w = present
         if self.use_target_weight and target_weights is not None:
-            w = target_weights.to(err.dtype)
-            err = err * w.reshape(w.shape + (1, ) * (err.dim() - w.dim()))
+            w = w * target_weights.to(err.dtype).reshape(present.shape)
+        err = err * w.reshape(w.shape + (1, ) * (err.dim() - w.dim()))
         return err.mean() * self.loss_weight
+
+    def log_vars(self) -> Dict[str, Tensor]:
+        """``{'empty_targets': share of keypoints left out}`` of the last call."""
+        return {} if self._empty_share is None else dict(empty_targets=self._empty_share)

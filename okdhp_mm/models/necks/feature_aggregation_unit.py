@@ -224,14 +224,15 @@ class FeatureAggregationUnit(BaseModule):
         return self.compute_logits(feature).float().softmax(dim=1)
 
     @staticmethod
-    def aggregate(branch_heatmaps: Sequence[Tensor], weights: Tensor) -> Tensor:
-        """Weighted sum ``sum_t weights[:, t, :, None, None] * branch_heatmaps[t]``.
+    def aggregate(branch_outputs: Sequence[Tensor], weights: Tensor) -> Tensor:
+        """Weighted sum ``sum_t weights[:, t, :, ...] * branch_outputs[t]`` of per-keypoint
+        outputs ``(B, K, ...)``: heatmaps ``(B, K, H, W)``, or SimCC vectors ``(B, K, W)``.
 
-        The result has the promoted dtype of heatmaps and weights (float32 weights keep the
+        The result has the promoted dtype of outputs and weights (float32 weights keep the
         ensemble in float32 under mixed precision).
         """
-        stacked = torch.stack(list(branch_heatmaps), dim=1)  # (B, T, K, H, W)
-        return (stacked * weights[..., None, None]).sum(dim=1)
+        stacked = torch.stack(list(branch_outputs), dim=1)  # (B, T, K, ...)
+        return (stacked * weights.reshape(weights.shape + (1, ) * (stacked.dim() - 3))).sum(1)
 
     def forward(self, feature: Tensor,
                 branch_heatmaps: Union[Sequence[Tensor], Tensor]) -> Tuple[Tensor, Tensor]:

@@ -8,3 +8,5 @@ from .model_inspection import (OUTPUT_SOURCES, auto_source, decoder_size, get_mo
 from .precision import autocast_disabled  # noqa: F401
 from .preprocessing import InputConverter, preprocessor_normalisation  # noqa: F401
 from .recorder import ModuleOutputRecorder  # noqa: F401
+from .log_vars import ReportsLogVars, collect_log_vars  # noqa: F401
+from .accuracy import heatmap_pck_accuracy, simcc_pck_accuracy  # noqa: F401

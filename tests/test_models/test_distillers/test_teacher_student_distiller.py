@@ -194,7 +194,7 @@ def test_several_named_teachers(samples):
     its teacher."""
     from mmengine.config import Config
 
-    student = str(REPO / 'configs/hhd/synthetic/td-dsnt_mobilenetv2-0.5x_1xb32-20e_synthetic-'
+    student = str(REPO / 'configs/hhd/synthetic/td-dsnt_res18-16_1xb32-20e_synthetic-'
                          '128x96.py')
     teacher_b = Config.fromfile(SYN_TEACHER).model.to_dict()
     torch.manual_seed(0)

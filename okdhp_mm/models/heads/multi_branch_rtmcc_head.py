@@ -1,0 +1,126 @@
+"""OKDHP for RTMPose: per-branch ``RTMCCHead``s, a FAU ensemble of SimCC logits, online KD.
+
+Beyond the papers (ours): OKDHP's one-stage distillation applied to RTMPose's SimCC students.
+Each branch is one MMPose ``RTMCCHead`` (on a shared CSPNeXt, or on per-branch later stages of
+:class:`~okdhp_mm.models.backbones.MultiBranchCSPNeXt`); the Feature Aggregation Unit weighs
+the branches' x and y logits per keypoint (the same weights for x and y, from the shared
+feature); every branch learns from the ground truth with its own ``KLDiscretLoss`` and, by
+:class:`~okdhp_mm.models.losses.SimCCKLDivLoss` (DWPose's logit KD), from the ensemble,
+ramped in as in OKDHP. A branch exports as a plain RTMPose model.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.structures import InstanceData, PixelData
+from mmpose.codecs.utils import get_simcc_normalized
+from mmpose.models.utils.tta import flip_vectors
+from mmpose.registry import MODELS
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
+from torch import Tensor
+
+from ..utils import simcc_pck_accuracy
+from .multi_branch_base import ENSEMBLE, MultiBranchHeadBase
+
+__all__ = ['MultiBranchRTMCCHead']
+
+SimCC = Tuple[Tensor, Tensor]
+
+
+@MODELS.register_module()
+class MultiBranchRTMCCHead(MultiBranchHeadBase):
+    """One ``RTMCCHead`` per branch, FAU ensemble of SimCC logits, online SimCC KL.
+
+    Loss = sum_t KLDiscret(branch_t, GT) + ensemble_loss(ens, GT)
+    + w(e) sum_t kd_loss(branch_t || ens), ens = (sum_t a_t x_t, sum_t a_t y_t).
+
+    Args:
+        branches (dict | list[dict]): ``RTMCCHead`` config(s); branches may differ (e.g. in
+            ``gau_cfg.hidden_dims``: the unbalanced form) but predict the same keypoints.
+        fau (dict): ``FeatureAggregationUnit`` config; it reads the shared feature
+            (``fau_in_index`` of a shared backbone's outputs, or the multi-branch backbone's).
+        ensemble_loss (dict): GT loss of the ensemble (RTMPose's ``KLDiscretLoss``).
+        kd_loss (dict): ``SimCCKLDivLoss`` (beta 10 as RTMPose's GT loss; weight lambda_kd).
+        Others as :class:`MultiBranchHeadBase`.
+
+    ``test_cfg``: ``branch``, ``output_all`` as ``MultiBranchHead``; MMPose's ``flip_test``.
+    """
+
+    def __init__(self,
+                 branches: Union[ConfigType, Sequence[ConfigType]],
+                 fau: ConfigType,
+                 num_branches: Optional[int] = None,
+                 fau_in_index: int = -1,
+                 ensemble_loss: ConfigType = dict(type='KLDiscretLoss', use_target_weight=True,
+                                                  beta=10., label_softmax=True),
+                 kd_loss: ConfigType = dict(type='SimCCKLDivLoss', beta=10., loss_weight=1.0),
+                 kd_ramp_epochs: int = 250,
+                 detach_ensemble: bool = False,
+                 decoder: OptConfigType = None,
+                 init_cfg: OptConfigType = None):
+        super().__init__(branches, fau, num_branches, fau_in_index, kd_loss, kd_ramp_epochs,
+                         detach_ensemble, decoder, init_cfg)
+        self.ensemble_loss = MODELS.build(ensemble_loss)
+        self._build_shared_parts()
+        self.simcc_split_ratio = float(self.branch_heads[0].simcc_split_ratio)
+
+    # ------------------------------------------------------------------ forward
+    def branch_final(self, feats, index: int) -> SimCC:
+        return tuple(self.branch_heads[index].forward(self._branch_feats(feats, index)))
+
+    def ensemble(self, feats, finals: Sequence[SimCC]) -> Tuple[SimCC, Tensor]:
+        """FAU ensemble of the branches' (x, y) logits: ((ens_x, ens_y), weights (B, T, K))."""
+        weights = self.fau.compute_weights(self._fau_input(feats))
+        ens = tuple(self.fau.aggregate([f[i] for f in finals], weights) for i in (0, 1))
+        return ens, weights
+
+    def forward(self, feats) -> dict:
+        """All outputs: ``{'branch0': (x, y), ..., 'ensemble': (x, y)}``."""
+        finals = [self.branch_final(feats, t) for t in range(self.num_branches)]
+        out = {f'branch{t}': f for t, f in enumerate(finals)}
+        out[ENSEMBLE] = self.ensemble(feats, finals)[0]
+        return out
+
+    # ------------------------------------------------------------------ loss
+    def loss(self, feats, batch_data_samples: OptSampleList,
+             train_cfg: ConfigType = {}) -> dict:
+        gt = tuple(torch.cat([getattr(d.gt_instance_labels, f'keypoint_{a}_labels')
+                              for d in batch_data_samples]) for a in 'xy')
+        weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
+        finals = [self.branch_final(feats, t) for t in range(self.num_branches)]
+        for t, (x, y) in enumerate(finals):
+            if x.shape != gt[0].shape or y.shape != gt[1].shape:
+                raise ValueError(f'branch{t} predicts SimCC vectors {tuple(x.shape)} / '
+                                 f'{tuple(y.shape)} but the codec targets are '
+                                 f'{tuple(gt[0].shape)} / {tuple(gt[1].shape)}: the heads\' '
+                                 'input_size and simcc_split_ratio must match the codec')
+        ens, _ = self.ensemble(feats, finals)
+        target = tuple(e.detach() for e in ens) if self.detach_ensemble else ens
+        kd_w = self.current_kd_weight()
+        visible = weights > 0
+        losses = dict()
+        for t, pred in enumerate(finals):
+            losses[f'loss_gt_b{t}'] = self.branch_heads[t].loss_module(pred, gt, weights)
+            losses[f'loss_kd_b{t}'] = kd_w * self.kd_loss(pred, target, weights)
+            losses[f'acc_pose_b{t}'] = simcc_pck_accuracy(pred, gt, self.simcc_split_ratio,
+                                                          visible)
+        losses['loss_gt_ens'] = self.ensemble_loss(ens, gt, weights)
+        losses['acc_pose_ens'] = simcc_pck_accuracy(ens, gt, self.simcc_split_ratio, visible)
+        losses['kd_weight'] = torch.tensor(kd_w, device=weights.device)
+        return losses
+
+    # ------------------------------------------------------------------ predict
+    def flip_back(self, flipped: SimCC, flip_indices: Sequence[int], test_cfg: dict) -> SimCC:
+        return flip_vectors(flipped[0], flipped[1], flip_indices=flip_indices)
+
+    def predict(self, feats, batch_data_samples: OptSampleList,
+                test_cfg: ConfigType = {}) -> Union[List[InstanceData], Tuple]:
+        chosen, outputs, decoded = self.predict_outputs(feats, batch_data_samples, test_cfg)
+        preds = decoded[chosen]
+        if not test_cfg.get('output_heatmaps', False):
+            return preds
+        # As RTMCCHead: the outer product of the normalised 1-D distributions, for display.
+        x, y = (get_simcc_normalized(v.float()) for v in outputs[chosen])
+        maps = torch.matmul(y.unsqueeze(-1), x.unsqueeze(-2))
+        return preds, [PixelData(heatmaps=hm) for hm in maps.detach()]

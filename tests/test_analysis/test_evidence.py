@@ -1,0 +1,90 @@
+"""The evidence tool's statistics, plan and report, on hand-made results (no training)."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from okdhp_mm.analysis.evidence import METHODS, PRESETS
+from okdhp_mm.analysis.evidence.plan import build_plan, schedule
+from okdhp_mm.analysis.evidence.report import method_result, summarise, write_markdown
+from okdhp_mm.analysis.evidence.scheduler import RunSpec, _placeholder, _resolve
+from okdhp_mm.analysis.evidence.stats import paired_gain, sample_std
+
+
+def test_paired_gain_by_hand():
+    out = paired_gain([0.50, 0.52, 0.49], [0.53, 0.54, 0.52])
+    gains = [0.03, 0.02, 0.03]
+    assert out['gains'] == pytest.approx(gains)
+    m = sum(gains) / 3
+    sd = math.sqrt(sum((g - m) ** 2 for g in gains) / 2)
+    assert out['gain_mean'] == pytest.approx(m)
+    assert out['gain_std'] == pytest.approx(sd)
+    assert out['gain_sem'] == pytest.approx(sd / math.sqrt(3))
+    assert out['significant'] is True          # 0.0267 > 2 x 0.0033
+    noisy = paired_gain([0.5, 0.5, 0.5], [0.52, 0.47, 0.52])
+    assert noisy['significant'] is False       # mean 0.0033, SEM 0.0167
+    assert math.isnan(paired_gain([0.5], [0.6])['gain_sem'])
+    assert sample_std([1.0]) == 0.0
+    with pytest.raises(ValueError, match='as many'):
+        paired_gain([0.5, 0.5], [0.5])
+
+
+def test_checkpoint_placeholders_resolve_to_the_runs_checkpoints(tmp_path):
+    spec = RunSpec('s', 'x.py', 0, {'model.teacher_checkpoint': '{checkpoint:teacher/a}',
+                                    'primary': '{checkpoint:teacher/a@8}', 'lr': 0.1},
+                   init_from=dict(checkpoint='{checkpoint:alone/b/seed0}', prefix='student.'))
+    assert set(spec.needs) == {'teacher/a', 'alone/b/seed0'}
+    assert _placeholder('{checkpoint:k@3}') == ('k', 3) and _placeholder('plain') is None
+    results = {'teacher/a': dict(checkpoint=str(tmp_path / 'ta' / 'epoch_16.pth'))}
+    out = _resolve(spec.options, results)
+    assert out == {'model.teacher_checkpoint': str(tmp_path / 'ta' / 'epoch_16.pth'),
+                   'primary': str(tmp_path / 'ta' / 'epoch_8.pth'), 'lr': 0.1}
+
+
+def test_plan_shares_the_alone_runs_and_teachers():
+    preset = PRESETS['full']
+    specs = build_plan([METHODS[m] for m in ('fpd', 'hhd', 'odkd')], preset)
+    keys = [s.key for s in specs]
+    assert len(keys) == len(set(keys))
+    assert keys.count('teacher/heatmap') == 1
+    for s in preset.seeds:  # one half-width student alone per seed, shared by three rows
+        assert f'alone/res18-16/seed{s}' in keys
+    index = {k: i for i, k in enumerate(keys)}
+    for spec in specs:  # prerequisites come first
+        assert all(index[n] < index[spec.key] for n in spec.needs), spec.key
+    odkd = next(s for s in specs if s.key == 'odkd-orderly/seed0')
+    assert odkd.options['model.teachers.primary.checkpoint'] == \
+        '{checkpoint:teacher/heatmap@%d}' % (preset.teacher_epochs // 2)
+    assert sum(k.startswith('odkd-ablation-') for k in keys) == 4
+    assert schedule(16, checkpoints=2)['default_hooks.checkpoint.interval'] == 8
+
+
+def _fake(tune, report, seconds=10.0):
+    return dict(train_seconds=seconds, checkpoint='x.pth',
+                metrics=dict(tune=tune, report=report))
+
+
+def test_okdhp_row_exports_the_branch_best_on_the_tune_split(tmp_path):
+    m, preset = METHODS['okdhp'], PRESETS['quick']
+    results = {}
+    for s in preset.seeds:
+        results[m.alone(preset, s).key] = _fake({'coco/AP': 0.5}, {'coco/AP': 0.40 + s / 100})
+        # Branch 1 is best on the tune split, branch 2 on the report split: report branch 1.
+        results[m.method(preset, s, m.default).key] = _fake(
+            {f'branch{t}/coco/AP': v for t, v in enumerate((0.5, 0.6, 0.55))} | {
+                'ensemble/coco/AP': 0.6, 'coco/AP': 0.5},
+            {f'branch{t}/coco/AP': v + s / 100 for t, v in enumerate((0.41, 0.43, 0.47))} | {
+                'ensemble/coco/AP': 0.45, 'coco/AP': 0.41}, seconds=20.0)
+    row = method_result(m, preset, results, m.default)
+    assert [b['branch'] for b in row['branches']] == [1, 1]
+    assert row['method_ap'] == pytest.approx([0.43, 0.44])
+    assert row['gain_mean'] == pytest.approx(0.03)
+    assert row['train_seconds']['method'] == [20.0, 20.0]
+    summary = summarise([m], preset, results, dict(
+        machine='test', wall_seconds=60, seeds=list(preset.seeds), data=vars(preset.data)))
+    json.dumps(summary)  # serialisable
+    text = open(write_markdown(summary, str(tmp_path / 'r.md'))).read()
+    assert '| okdhp (released) | 0.405 ± 0.007 | 0.435 ± 0.007 | +0.030 ± 0.000 |' in text
+    assert 'exported branch 1 (best on the tune split)' in text
