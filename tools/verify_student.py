@@ -2,11 +2,14 @@
 """Predict keypoints for every annotated person of a COCO file with MMPose's own API.
 
     python tools/verify_student.py CONFIG CHECKPOINT --ann ANN.json --img-dir DIR --out P.npz
-        [--forbid okdhp_mm] [--cfg-options k=v ...]
+        [--forbid okdhp_mm] [--api topdown|inferencer] [--crop] [--cfg-options k=v ...]
 
 With ``--forbid okdhp_mm`` the package cannot be imported (any attempt raises ImportError), so a
 successful run proves the exported student needs plain MMPose only. Writes ``ann_ids``,
-``keypoints`` (N, K, 2) and ``scores`` (N, K), using the ground-truth boxes.
+``keypoints`` (N, K, 2) and ``scores`` (N, K), using the ground-truth boxes: with
+``inference_topdown`` (default) on each box, or, with ``--crop`` (implied by ``--api
+inferencer``), on each person's box cut out of the image as a picture of its own (whole-image
+box) -- ``MMPoseInferencer`` of MMPose 1.3 takes no boxes, only a detector or the whole image.
 """
 import argparse
 import json
@@ -26,6 +29,10 @@ def main(argv=None) -> int:
     p.add_argument('--device', default='cpu')
     p.add_argument('--forbid', action='append', default=[],
                    help='package that must not be importable (repeatable)')
+    p.add_argument('--api', choices=('topdown', 'inferencer'), default='topdown',
+                   help='inference_topdown (default) or MMPoseInferencer (implies --crop)')
+    p.add_argument('--crop', action='store_true',
+                   help='predict on each person\'s box cut out of the image')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                    help='key=value config overrides, as in MMPose\'s tools')
     args = p.parse_args(argv)
@@ -54,16 +61,30 @@ def main(argv=None) -> int:
     with open(args.ann) as f:
         coco = json.load(f)
     files = {im['id']: im['file_name'] for im in coco['images']}
+    crop = args.crop or args.api == 'inferencer'
+    if args.api == 'inferencer':
+        from mmpose.apis import MMPoseInferencer
+        inferencer = MMPoseInferencer(pose2d=args.config, pose2d_weights=args.checkpoint,
+                                      det_model='whole_image', device=args.device)
     ids, kpts, scores = [], [], []
     for ann in coco['annotations']:
         if ann.get('iscrowd', 0) or ann.get('num_keypoints', 1) == 0:
             continue
         x, y, w, h = ann['bbox']
-        res = inference_topdown(model, osp.join(args.img_dir, files[ann['image_id']]),
-                                bboxes=np.array([[x, y, x + w, y + h]]), bbox_format='xyxy')
+        img = osp.join(args.img_dir, files[ann['image_id']])
+        box = np.array([[x, y, x + w, y + h]])
+        if crop:
+            import mmcv
+            x0, y0 = int(x), int(y)
+            img = mmcv.imread(img)[y0:int(np.ceil(y + h)), x0:int(np.ceil(x + w))]
+            box = None
+        if args.api == 'inferencer':
+            pred = next(inferencer(img, return_datasamples=True))['predictions'][0]
+        else:
+            pred = inference_topdown(model, img, bboxes=box, bbox_format='xyxy')[0]
         ids.append(ann['id'])
-        kpts.append(res[0].pred_instances.keypoints[0])
-        scores.append(res[0].pred_instances.keypoint_scores[0])
+        kpts.append(pred.pred_instances.keypoints[0])
+        scores.append(pred.pred_instances.keypoint_scores[0])
     np.savez(args.out, ann_ids=np.array(ids), keypoints=np.array(kpts), scores=np.array(scores))
     print(f'verify_student: {len(ids)} instances -> {args.out}')
     return 0

@@ -31,7 +31,11 @@ class ExportableStudent(abc.ABC):
     ``num_students``: how many students it holds (a multi-branch model: one per branch; a
     distiller: 1). ``export_student(index)``: the plain config and state dict of student
     ``index`` (``0 <= index < num_students``), as a plain ``TopdownPoseEstimator``.
+    ``ignorable_checkpoint_keys``: regular expressions of checkpoint keys the model does not
+    need (a distiller's teachers).
     """
+
+    ignorable_checkpoint_keys: Tuple[str, ...] = ()
 
     @property
     @abc.abstractmethod

@@ -34,12 +34,14 @@ def _load_matching_checkpoint(model: torch.nn.Module, checkpoint: str,
         ckpt, state = read_checkpoint(checkpoint)
     except ValueError as err:
         raise ExportError(str(err)) from None
-    mismatch = compare_state_dicts(model.state_dict(), state)
+    extra = model.ignorable_checkpoint_keys
+    mismatch = compare_state_dicts(model.state_dict(), state, allow_unexpected=extra)
     if mismatch:
         raise ExportError(f'checkpoint {checkpoint!r} does not match config {config_name!r} '
                           f'({mismatch.describe()}): pass the checkpoint trained with this '
                           'config')
-    model.load_state_dict(state, strict=True)
+    own = model.state_dict()
+    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=True)
     return ckpt
 
 
@@ -53,10 +55,23 @@ def _complexity(model: torch.nn.Module, input_size) -> Dict[str, float]:
     return dict(flops=float(info['flops']), params=float(info['params']))
 
 
+# ONNX Runtime must reproduce PyTorch's outputs this closely, or the export fails.
+ONNX_TOLERANCE = 1e-4
+
+
 def export_student(config: Union[str, Config], checkpoint: str, out_dir: str,
                    branch: Union[int, str, None] = 'best', name: Optional[str] = None,
-                   date: Optional[str] = None) -> Dict[str, Any]:
-    """Write the plain student of ``checkpoint`` into ``out_dir``; return what was written."""
+                   date: Optional[str] = None, onnx: bool = False,
+                   check_ann: Optional[str] = None,
+                   check_img_dir: Optional[str] = None) -> Dict[str, Any]:
+    """Write the plain student of ``checkpoint`` into ``out_dir``; return what was written.
+
+    The checkpoint's ``meta.dataset_meta`` (keypoint names, flip indices, sigmas, skeleton,
+    as MMPose's published checkpoints carry) comes from the training checkpoint, else from the
+    config's training dataset. With ``onnx=True`` also ``<name>.onnx`` (see
+    :mod:`okdhp_mm.export.onnx`), checked with ONNX Runtime against PyTorch on the persons of
+    ``check_ann`` / ``check_img_dir`` (a COCO file), or on random crops without them.
+    """
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     config_name = config if isinstance(config, str) else (cfg.filename or '<config>')
     model = build_model_from_config(cfg)
@@ -117,7 +132,8 @@ def export_student(config: Union[str, Config], checkpoint: str, out_dir: str,
         branch=branch_index, epoch=ckpt.get('meta', {}).get('epoch'),
         metric={metric_key: metric_value} if metric_value is not None else {},
         params=cost['params'], flops=cost['flops'], input_size=list(input_size),
-        requires=PLUGIN_IMPORTS['imports'] if plugin else [])
+        requires=PLUGIN_IMPORTS['imports'] if plugin else [],
+        dataset_meta=_dataset_meta(ckpt, cfg))
     tmp_path = osp.join(out_dir, f'{stem}.tmp.pth')
     torch.save(dict(meta=plain_value(meta), state_dict=dict(state)), tmp_path)
     with open(tmp_path, 'rb') as f:
@@ -126,12 +142,32 @@ def export_student(config: Union[str, Config], checkpoint: str, out_dir: str,
     ckpt_path = osp.join(out_dir, f'{stem}-{sha[:8]}_{date}.pth')
     os.replace(tmp_path, ckpt_path)
 
+    onnx_info = {}
+    if onnx:
+        from .onnx import export_onnx, sample_crops
+
+        crops = sample_crops(input_size, check_ann, check_img_dir)
+        onnx_info = export_onnx(student, input_size, osp.join(out_dir, f'{stem}.onnx'), crops)
+        diff = onnx_info['max_abs_diff']
+        if not diff <= ONNX_TOLERANCE:
+            raise ExportError(f'ONNX Runtime differs from PyTorch by {diff:.2e} (> '
+                              f'{ONNX_TOLERANCE:g}) on {onnx_info["checked_crops"]} crops: the '
+                              f'exported graph {onnx_info["onnx"]} is not trustworthy')
     metafile = osp.join(out_dir, f'{stem}.yml')
     _write_metafile(metafile, stem, cfg_path, ckpt_path, cfg, student_cfg, cost, metric_key,
                     metric_value, meta['requires'])
     return dict(config=cfg_path, checkpoint=ckpt_path, metafile=metafile, branch=branch_index,
                 metric_key=metric_key, metric=metric_value, requires=meta['requires'],
-                plain_mmpose=not plugin, **cost)
+                plain_mmpose=not plugin, **onnx_info, **cost)
+
+
+def _dataset_meta(ckpt: Dict[str, Any], cfg: Config) -> Optional[dict]:
+    """The training checkpoint's ``dataset_meta``, else the config's training dataset's."""
+    meta = (ckpt.get('meta') or {}).get('dataset_meta')
+    if meta is None:
+        from mmpose.apis.inference import dataset_meta_from_config
+        meta = dataset_meta_from_config(cfg, dataset_mode='train')
+    return meta
 
 
 def _default_name(config_name: str, index: Optional[int]) -> str:

@@ -61,8 +61,10 @@ class CheckpointMatchHook(Hook):
             raise ValueError(f'{err}: pass a checkpoint written by training this config') \
                 from None
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        # A distiller's checkpoint may hold its (frozen) teachers; the model's state dict not.
+        extra = tuple(getattr(model, 'ignorable_checkpoint_keys', ()))
         why = compare_state_dicts(model.state_dict(), state, self.allow_missing,
-                                  self.allow_unexpected)
+                                  self.allow_unexpected + extra)
         if why:
             raise ValueError(
                 f'{key}={path!r} is a checkpoint of another architecture than this config\'s '

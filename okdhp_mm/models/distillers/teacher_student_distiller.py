@@ -77,9 +77,15 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
     agree unless ``align_heatmaps='bilinear'``; a teacher whose data preprocessor normalises
     differently gets the student's batch re-normalised for it (mean/std/channel order).
 
-    State dict: ``student.*`` and ``teachers.<name>.*`` (checkpoints hold the teacher, so
-    ``resume`` and the export tool's strict loading work).
+    State dict: ``student.*`` only (``save_teachers=False``, default): the frozen teachers come
+    back from ``teacher_checkpoint`` when training starts or resumes (``init_weights`` runs
+    before MMEngine resumes), and testing and export use the student alone -- an HRNet-W48
+    teacher would otherwise add 255 MB to every checkpoint. ``save_teachers=True`` keeps
+    ``teachers.<name>.*`` in the state dict. Checkpoints with teacher keys load either way.
     """
+
+    # Teacher keys a checkpoint may hold (saved with save_teachers=True, or by okdhp-mm < 0.2).
+    ignorable_checkpoint_keys = (r'^teachers\.', )
 
     def __init__(self,
                  student: ModelSpec,
@@ -91,6 +97,7 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
                  student_source: str = 'auto',
                  align_heatmaps: Optional[str] = 'bilinear',
                  student_loss_prefix: str = '',
+                 save_teachers: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -142,6 +149,8 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
         get_module(self.student, self.student_source, 'student')
         self.align = align_heatmaps
         self.student_loss_prefix = student_loss_prefix
+        self.save_teachers = bool(save_teachers)
+        self.register_load_state_dict_post_hook(self._teachers_may_be_missing)
 
         self.distill_losses = nn.ModuleDict()
         self._loss_teacher: Dict[str, str] = {}
@@ -220,6 +229,21 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
             raise ValueError(f'teacher {name!r} heatmap size {ht} differs from the student\'s '
                              f'{hs}, and without both input sizes (head decoders) the alignment '
                              'is not defined')
+
+    # -- state dict ----------------------------------------------------------------------------
+    def state_dict(self, *args, destination=None, prefix: str = '', keep_vars: bool = False):
+        """The student's weights (and the teachers' with ``save_teachers=True``)."""
+        state = super().state_dict(*args, destination=destination, prefix=prefix,
+                                   keep_vars=keep_vars)
+        if not self.save_teachers:
+            for key in [k for k in state if k.startswith(prefix + 'teachers.')]:
+                del state[key]
+        return state
+
+    def _teachers_may_be_missing(self, module, incompatible) -> None:
+        """Strict loading of a student-only checkpoint: teacher keys are not missing."""
+        incompatible.missing_keys[:] = [k for k in incompatible.missing_keys
+                                        if not k.startswith('teachers.')]
 
     # -- properties ----------------------------------------------------------------------------
     @property

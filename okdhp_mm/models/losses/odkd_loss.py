@@ -35,6 +35,8 @@ import torch.nn.functional as F
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+from ..utils import autocast_disabled
+
 __all__ = ['binarize_heatmaps', 'ODKDHeatmapLoss']
 
 
@@ -108,15 +110,16 @@ class ODKDHeatmapLoss(nn.Module):
         if student_map.shape != teacher_map.shape:
             raise ValueError(f'student map {tuple(student_map.shape)} and teacher map '
                              f'{tuple(teacher_map.shape)} differ')
-        t = self.target(teacher_map, teacher_mask, gt_heatmaps).to(student_map.dtype)
-        err = F.mse_loss(student_map, t, reduction='none')
-        present = (t.detach().flatten(-2).amax(-1) > 0).to(err.dtype)          # (B, K)
-        self._empty_share = 1. - present.mean().detach()
-        w = present
-        if self.use_target_weight and target_weights is not None:
-            w = w * target_weights.to(err.dtype).reshape(present.shape)
-        err = err * w.reshape(w.shape + (1, ) * (err.dim() - w.dim()))
-        return err.mean() * self.loss_weight
+        with autocast_disabled(student_map.device.type):  # float32 under AMP
+            t = self.target(teacher_map, teacher_mask, gt_heatmaps)
+            err = F.mse_loss(student_map.float(), t, reduction='none')
+            present = (t.flatten(-2).amax(-1) > 0).float()                       # (B, K)
+            self._empty_share = 1. - present.mean().detach()
+            w = present
+            if self.use_target_weight and target_weights is not None:
+                w = w * target_weights.float().reshape(present.shape)
+            err = err * w.reshape(w.shape + (1, ) * (err.dim() - w.dim()))
+            return err.mean() * self.loss_weight
 
     def log_vars(self) -> Dict[str, Tensor]:
         """``{'empty_targets': share of keypoints left out}`` of the last call."""

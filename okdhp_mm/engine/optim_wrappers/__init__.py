@@ -1,0 +1,1 @@
+from .amp_optim_wrapper import CPUAwareAmpOptimWrapper  # noqa: F401
