@@ -44,9 +44,10 @@ if ! "$VENV/bin/python" -c "import mmcv, mmcv._ext" 2>/dev/null; then
 fi
 step "mmpose 1.3.2 and mmdet 3.3.0 without their dependency lists (chumpy never builds)"
 $PIP install -q --no-deps mmpose==1.3.2 mmdet==3.3.0
-step "okdhp_mm (editable) and test tools"
-$PIP install -q --no-deps --no-build-isolation -e .
-$PIP install -q pytest
+step "okdhp_mm (editable, with its deploy extra: onnx, onnxruntime) and test tools"
+# The package's own dependency (mmengine) is in place: this adds the deploy extra only.
+PIP_FIND_LINKS=" " $PIP install -q --no-build-isolation -e ".[deploy]"
+PIP_FIND_LINKS=" " $PIP install -q tensorboard pytest
 "$VENV/bin/python" -c "import okdhp_mm, mmpose.models, mmdet.utils; print('[setup] stack imports OK')"
 echo "$want" > "$STAMP"
 step "done"

@@ -29,12 +29,13 @@ from torch import Tensor, nn
 from ...export.contract import ExportableStudent, ExportsPlainHead
 from ...utils.checkpoint import load_complete_checkpoint
 from ..utils import (OUTPUT_SOURCES, InputConverter, ModelSpec, ModuleOutputRecorder,
-                     align_heatmaps, auto_source, collect_log_vars, decoder_size, get_module,
-                     heatmap_size, load_model_config, num_keypoints, strip_pretrained)
+                     align_heatmaps, auto_source, autocast_disabled, bf16_autocast_active,
+                     check_teacher_fits, collect_log_vars, get_module, load_model_config,
+                     strip_pretrained, teacher_specs)
 
 __all__ = ['TeacherStudentDistiller']
 
-DEFAULT_TEACHER = 'teacher'
+
 
 
 # ----------------------------------------------------------------------------------------------
@@ -119,7 +120,7 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
         # Validation, testing and export see the student only: share its preprocessor.
         self.data_preprocessor = self.student.data_preprocessor
 
-        specs = self._teacher_specs(teacher, teacher_checkpoint, teacher_source, teachers)
+        specs = teacher_specs(teacher, teacher_checkpoint, teacher_source, teachers)
         self.teachers = nn.ModuleDict()
         self._teacher_cfgs: Dict[str, dict] = {}
         self.teacher_checkpoints: Dict[str, Optional[str]] = {}
@@ -174,7 +175,8 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
 
         self._input_converters: Dict[str, InputConverter] = {}
         for name in self.teachers:
-            self._check_compatible(name)
+            check_teacher_fits(self.teachers[name], self.student, f'teacher {name!r}',
+                               self.align)
             self._input_converters[name] = InputConverter(
                 self._student_cfg.get('data_preprocessor'),
                 self._teacher_cfgs[name].get('data_preprocessor'), f'teacher {name!r}')
@@ -184,52 +186,6 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
         self.last_distill_inputs: Dict[str, Tuple[Tensor, Tensor, Optional[Tensor]]] = {}
 
     # -- construction --------------------------------------------------------------------------
-    @staticmethod
-    def _teacher_specs(teacher, teacher_checkpoint, teacher_source, teachers) -> 'OrderedDict':
-        if teachers is not None and teacher is not None:
-            raise ValueError('give either `teacher` (+ `teacher_checkpoint`) or `teachers`, '
-                             'not both')
-        specs = OrderedDict()
-        if teachers is not None:
-            if teacher_checkpoint is not None:
-                raise ValueError('`teacher_checkpoint` goes with `teacher`; with `teachers` give '
-                                 'each teacher its own `checkpoint`')
-            if not teachers:
-                raise ValueError('`teachers` is empty')
-            for name, spec in teachers.items():
-                spec = dict(spec)
-                unknown = set(spec) - {'model', 'checkpoint', 'source'}
-                if 'model' not in spec or unknown:
-                    raise ValueError(f'teacher {name!r}: expected dict(model=..., checkpoint=..., '
-                                     f'source=...), got keys {sorted(spec)}')
-                specs[str(name)] = spec
-        elif teacher is not None:
-            specs[DEFAULT_TEACHER] = dict(model=teacher, checkpoint=teacher_checkpoint,
-                                          source=teacher_source)
-        else:
-            raise ValueError('a teacher is required: give `teacher` or `teachers`')
-        return specs
-
-    def _check_compatible(self, name: str) -> None:
-        teacher, student = self.teachers[name], self.student
-        kt, ks = num_keypoints(teacher), num_keypoints(student)
-        if kt is not None and ks is not None and kt != ks:
-            raise ValueError(f'teacher {name!r} predicts {kt} keypoints but the student predicts '
-                             f'{ks}: they must use the same keypoint set')
-        it, is_ = decoder_size(teacher, 'input_size'), decoder_size(student, 'input_size')
-        if it is not None and is_ is not None and it != is_:
-            raise ValueError(f'teacher {name!r} input size {it} (w, h) differs from the student '
-                             f'input size {is_}: both must see the same input crop')
-        ht, hs = heatmap_size(teacher), heatmap_size(student)
-        if ht is not None and hs is not None and ht != hs and self.align is None:
-            raise ValueError(f'teacher {name!r} heatmap size {ht} (w, h) differs from the '
-                             f'student heatmap size {hs} and align_heatmaps=None; set '
-                             "align_heatmaps='bilinear' to resample the teacher map")
-        if ht is not None and hs is not None and ht != hs and (it is None or is_ is None):
-            raise ValueError(f'teacher {name!r} heatmap size {ht} differs from the student\'s '
-                             f'{hs}, and without both input sizes (head decoders) the alignment '
-                             'is not defined')
-
     # -- state dict ----------------------------------------------------------------------------
     def state_dict(self, *args, destination=None, prefix: str = '', keep_vars: bool = False):
         """The student's weights (and the teachers' with ``save_teachers=True``)."""
@@ -323,7 +279,7 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
         path = self.student_source
         with ModuleOutputRecorder(get_module(self.student, path, 'student'), 'student',
                                   path) as rec:
-            student_losses = self.student.loss(inputs, data_samples)
+            student_losses = self._student_loss(inputs, data_samples)
         losses = OrderedDict((self.student_loss_prefix + k, v)
                              for k, v in student_losses.items())
         if not self.distill_losses:
@@ -368,6 +324,17 @@ class TeacherStudentDistiller(BaseModel, ExportableStudent):
                 self.last_distill_inputs[lname] = (
                     student_map.detach(), t_map, None if weights is None else weights.detach())
         return losses
+
+    def _student_loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
+        """``student.loss`` (``TopdownPoseEstimator.loss``: features, then the head's loss),
+        with the head in float32 under bf16 autocast (its numpy accuracy has no bf16)."""
+        feats = self.student.extract_feat(inputs)
+        device = inputs.device.type
+        if not bf16_autocast_active(device):
+            return self.student.head.loss(feats, data_samples, train_cfg=self.student.train_cfg)
+        with autocast_disabled(device):
+            feats = type(feats)(f.float() for f in feats)
+            return self.student.head.loss(feats, data_samples, train_cfg=self.student.train_cfg)
 
     def _aligned(self, t_map: Tensor, s_map: Tensor, name: str) -> Tensor:
         if t_map.shape[:2] != s_map.shape[:2]:

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import copy
 import os.path as osp
+from collections import OrderedDict
 from typing import Any, Mapping, Union
 
 from mmengine.config import Config, ConfigDict
 
-__all__ = ['ModelSpec', 'load_model_config', 'resolve_config_path', 'strip_pretrained']
+__all__ = ['DEFAULT_TEACHER', 'ModelSpec', 'load_model_config', 'resolve_config_path',
+           'strip_pretrained', 'teacher_specs']
 
 ModelSpec = Union[str, dict, Config, ConfigDict]
+# The name of a distiller's single teacher (``teacher=...``).
+DEFAULT_TEACHER = 'teacher'
 
 
 def resolve_config_path(path: str) -> str:
@@ -67,3 +71,31 @@ def strip_pretrained(cfg: Any) -> Any:
     if isinstance(cfg, tuple):
         return tuple(strip_pretrained(v) for v in cfg)
     return cfg
+
+
+def teacher_specs(teacher, teacher_checkpoint, teacher_source, teachers) -> 'OrderedDict':
+    """``{name: dict(model, checkpoint, source)}`` from a distiller's ``teacher`` (+ checkpoint,
+    source) or ``teachers`` arguments, checked."""
+    if teachers is not None and teacher is not None:
+        raise ValueError('give either `teacher` (+ `teacher_checkpoint`) or `teachers`, '
+                         'not both')
+    specs = OrderedDict()
+    if teachers is not None:
+        if teacher_checkpoint is not None:
+            raise ValueError('`teacher_checkpoint` goes with `teacher`; with `teachers` give '
+                             'each teacher its own `checkpoint`')
+        if not teachers:
+            raise ValueError('`teachers` is empty')
+        for name, spec in teachers.items():
+            spec = dict(spec)
+            unknown = set(spec) - {'model', 'checkpoint', 'source'}
+            if 'model' not in spec or unknown:
+                raise ValueError(f'teacher {name!r}: expected dict(model=..., checkpoint=..., '
+                                 f'source=...), got keys {sorted(spec)}')
+            specs[str(name)] = spec
+    elif teacher is not None:
+        specs[DEFAULT_TEACHER] = dict(model=teacher, checkpoint=teacher_checkpoint,
+                                      source=teacher_source)
+    else:
+        raise ValueError('a teacher is required: give `teacher` or `teachers`')
+    return specs

@@ -6,8 +6,8 @@ from typing import Optional, Tuple
 from mmpose.models.heads import IntegralRegressionHead
 from torch import nn
 
-__all__ = ['OUTPUT_SOURCES', 'auto_source', 'decoder_size', 'get_module', 'heatmap_size',
-           'num_keypoints']
+__all__ = ['OUTPUT_SOURCES', 'auto_source', 'check_teacher_fits', 'decoder_size', 'get_module',
+           'heatmap_size', 'num_keypoints']
 
 # Sources meaning "what the model's forward(mode='tensor') returns" (the head's output; MMPose
 # estimators call ``head.forward`` directly, so a hook on the head itself never fires).
@@ -75,3 +75,26 @@ def get_module(model: nn.Module, path: str, role: str) -> nn.Module:
     except AttributeError as err:
         raise ValueError(f'{role} source {path!r} is not a module of the {role} '
                          f'({type(model).__name__}): {err}') from None
+
+
+def check_teacher_fits(teacher: nn.Module, student: nn.Module, role: str,
+                       align: Optional[str]) -> None:
+    """A teacher must predict the student's keypoints from the same input crop, on the same
+    heatmap grid unless ``align`` resamples it (a ``ValueError`` naming the values)."""
+    kt, ks = num_keypoints(teacher), num_keypoints(student)
+    if kt is not None and ks is not None and kt != ks:
+        raise ValueError(f'{role} predicts {kt} keypoints but the student predicts '
+                         f'{ks}: they must use the same keypoint set')
+    it, is_ = decoder_size(teacher, 'input_size'), decoder_size(student, 'input_size')
+    if it is not None and is_ is not None and it != is_:
+        raise ValueError(f'{role} input size {it} (w, h) differs from the student '
+                         f'input size {is_}: both must see the same input crop')
+    ht, hs = heatmap_size(teacher), heatmap_size(student)
+    if ht is not None and hs is not None and ht != hs and align is None:
+        raise ValueError(f'{role} heatmap size {ht} (w, h) differs from the '
+                         f'student heatmap size {hs} and align_heatmaps=None; set '
+                         "align_heatmaps='bilinear' to resample the teacher map")
+    if ht is not None and hs is not None and ht != hs and (it is None or is_ is None):
+        raise ValueError(f'{role} heatmap size {ht} differs from the student\'s '
+                         f'{hs}, and without both input sizes (head decoders) the alignment '
+                         'is not defined')
