@@ -36,8 +36,6 @@ from ..utils import (OUTPUT_SOURCES, InputConverter, ModelSpec, ModuleOutputReco
 __all__ = ['TeacherStudentDistiller']
 
 
-
-
 # ----------------------------------------------------------------------------------------------
 # The distiller
 # ----------------------------------------------------------------------------------------------

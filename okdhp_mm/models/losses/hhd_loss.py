@@ -221,7 +221,9 @@ class HHDLoss(nn.Module):
         student_norm / teacher_norm: per-side normalisation (heterogeneous normalisation);
             default to ``norm``.
         beta: scale of the logits in ``c = sum exp(beta * S)``; 1.0 is the released closed
-            form (which ignores the student's soft-argmax beta).
+            form (which ignores the student's soft-argmax beta). With
+            ``student_norm='softmax'`` the student map is ``softmax(beta * S)``: set ``beta`` to
+            the integral head's (DSNT: 10) to distil the distribution it reads.
         centre: ``'released'`` (default): :func:`unbiased_centre`, the released closed form,
             which equals the teacher peak whenever ``c`` is above about the map width (almost
             always); ``'gu'``: :func:`gu_centre`, Gu et al.'s full form with the ``H*W`` term,
@@ -306,7 +308,11 @@ class HHDLoss(nn.Module):
             u_t, v_t = peak % width, torch.div(peak, width, rounding_mode='floor')
             u_s, v_s = _CENTRES[self.centre](student, u_t, v_t, self.beta)
 
-            s_hat = normalize_maps(student.reshape(b, k, -1), self.student_norm, self.eps)
+            # A softmax student map is the distribution the integral head reads: softmax(beta S).
+            s_flat = student.reshape(b, k, -1)
+            if self.student_norm == 'softmax':
+                s_flat = s_flat * self.beta
+            s_hat = normalize_maps(s_flat, self.student_norm, self.eps)
             t_hat = normalize_maps(teacher.reshape(b, k, -1), self.teacher_norm, self.eps)
             s_crop = hhd_crop(s_hat.reshape(b, k, height, width), u_s, v_s, self.crop_size)
             t_crop = hhd_crop(t_hat.reshape(b, k, height, width), u_t, v_t, self.crop_size)
