@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import List
 
 from .plan import (BASELINE, DSNT, FPD, HHD, ODKD, OKDHP, OKDHP_RTMPOSE, RTMPOSE, SENIOR, SMALL,
+                   TEACHER_SEED,
                    Method, Preset, RunSpec, _alone, _teacher, _variant_key, checkpoint_of,
                    register, schedule)
 
@@ -33,10 +34,15 @@ def _ramp(epochs: int) -> int:
 # ---------------------------------------------------------------------------------- OKDHP
 def _okdhp(p: Preset, seed: int, variant: str) -> RunSpec:
     options = dict(schedule(p.epochs), **{'model.head.kd_ramp_epochs': _ramp(p.epochs)})
-    options.update(OKDHP_VARIANTS[variant])
-    return RunSpec(_variant_key('okdhp', variant, seed), OKDHP, seed, options)
+    changes = dict(OKDHP_VARIANTS[variant])
+    config = changes.pop('config', OKDHP)
+    options.update(changes)
+    return RunSpec(_variant_key('okdhp', variant, seed), config, seed, options)
 
 
+OKDHP_SPLIT = OKDHP.replace('okdhp_res18-3b_', 'okdhp_res18-3b-split-layer4_')
+MSE_KD = {'model.head.kd_loss': dict(type='KeypointMSELoss', use_target_weight=True,
+                                     loss_weight=0.5)}
 OKDHP_VARIANTS = {
     # The released loss: KL at T = 1 between softmaxes of [0, 1] heatmaps (nearly uniform).
     'released': {},
@@ -45,6 +51,12 @@ OKDHP_VARIANTS = {
     # softening, T > 1) so that lambda_kd stays 2 for the sharpened term.
     'sharp': {'model.head.kd_loss': dict(type='PixelKLDivLoss', use_target_weight=True,
                                          temperature=0.1, loss_weight=2.0 / 0.1 ** 2)},
+    # Branches that share less (own layer 4 + decoder each, as OKDHP's hourglass shares half
+    # its stacks): a more diverse ensemble; the released KL.
+    'split': {'config': OKDHP_SPLIT},
+    # The same branches, the ensemble taught by heatmap MSE (FPD's KD loss, weight = GT's 0.5)
+    # instead of the near-uniform pixel softmax.
+    'split-mse': dict(MSE_KD, config=OKDHP_SPLIT),
 }
 
 register(Method(
@@ -96,9 +108,18 @@ def _hhd(p: Preset, seed: int, variant: str) -> RunSpec:
                    init_from=_dsnt_init(seed, 'student.'))
 
 
+HHD_LOSS = 'model.distill_losses.loss_hhd'
 HHD_VARIANTS = {
     # The released CropbiasLoss setting: L2-normalised raw maps, 8x8 crop, weight 0.5.
     'released': {},
+    # Gu et al.'s full centre (with the H*W term) instead of the released closed form.
+    'gu-centre': {f'{HHD_LOSS}.centre': 'gu'},
+    # The released crop scaled to our 32x24 maps (8 of 64 pixels there: 4 of 32 here).
+    'crop-4': {f'{HHD_LOSS}.crop_size': (4, 4)},
+    # Distributions, not raw maps: the student's softmax(10 S) (what its DSNT head reads)
+    # against the sum-normalised teacher map, 4x4 crop.
+    'distribution': {HHD_LOSS: dict(type='HHDLoss', crop_size=(4, 4), student_norm='softmax',
+                               teacher_norm='l1', beta=10.0, loss_weight=0.5)},
 }
 
 register(Method(

@@ -3,4 +3,4 @@ from .multi_branch_base import MultiBranchBackbone, MultiBranchFeatures  # noqa:
 from .multi_branch_hourglass import MultiBranchHourglassNet  # noqa: F401
 from .stacked_hourglass import StackedHourglassNet  # noqa: F401
 from .multi_branch_stacked_hourglass import MultiBranchStackedHourglassNet  # noqa: F401
-from .multi_branch_cspnext import MultiBranchCSPNeXt  # noqa: F401
+from .multi_branch_staged import MultiBranchCSPNeXt, MultiBranchResNet  # noqa: F401
