@@ -1,6 +1,7 @@
 """The evidence tool's statistics, plan and report, on hand-made results (no training)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -8,7 +9,8 @@ import pytest
 
 from okdhp_mm.analysis.evidence import METHODS, PRESETS
 from okdhp_mm.analysis.evidence.plan import build_plan, schedule
-from okdhp_mm.analysis.evidence.report import method_result, summarise, write_markdown
+from okdhp_mm.analysis.evidence.report import (method_result, summarise, write_json,
+                                               write_markdown)
 from okdhp_mm.analysis.evidence.scheduler import RunSpec, _placeholder, _resolve
 from okdhp_mm.analysis.evidence.stats import paired_gain, sample_std
 
@@ -88,3 +90,47 @@ def test_okdhp_row_exports_the_branch_best_on_the_tune_split(tmp_path):
     text = open(write_markdown(summary, str(tmp_path / 'r.md'))).read()
     assert '| okdhp (released) | 0.405 ± 0.007 | 0.435 ± 0.007 | +0.030 ± 0.000 |' in text
     assert 'exported branch 1 (best on the tune split)' in text
+
+
+def test_demo_preset_reuses_the_student_alone_as_teacher_and_primary():
+    """The demo trains no separate teacher: the slim student alone (seed 0) is FPD/HHD's
+    teacher, ODKD's primary (its final checkpoint) and the senior's starting point."""
+    preset = PRESETS['demo']
+    specs = build_plan([METHODS[m] for m in ('okdhp', 'hhd', 'odkd')], preset,
+                       with_ablations=False)
+    by_key = {s.key: s for s in specs}
+    assert 'teacher/heatmap' not in by_key
+    assert sorted(by_key) == sorted([
+        'alone/res18/seed0', 'okdhp-released/seed0', 'alone/res18-16/seed0',
+        'alone/dsnt-res18-16/seed0', 'hhd-released/seed0', 'teacher/senior',
+        'odkd-orderly/seed0'])
+    teacher = '{checkpoint:alone/res18/seed0}'
+    assert by_key['hhd-released/seed0'].options['model.teacher_checkpoint'] == teacher
+    odkd = by_key['odkd-orderly/seed0'].options
+    assert odkd['model.teachers.primary.checkpoint'] == teacher
+    assert by_key['teacher/senior'].options['load_from'] == teacher
+    # The teacher's training counts in the method's wall time.
+    results = {k: _fake({'coco/AP': 0.5}, {'coco/AP': 0.5}, seconds=i + 1.0)
+               for i, k in enumerate(by_key)}
+    row = method_result(METHODS['odkd'], preset, results, 'orderly')
+    seconds = {k: i + 1.0 for i, k in enumerate(by_key)}
+    assert row['train_seconds']['method'] == [seconds['odkd-orderly/seed0'] + seconds[
+        'alone/res18/seed0'] + seconds['teacher/senior']]
+    with pytest.raises(ValueError, match="'separate' or 'alone'"):
+        build_plan([METHODS['fpd']], dataclasses.replace(preset, teacher='mine'))
+
+
+def test_one_seed_results_are_strict_json_and_say_so(tmp_path):
+    m, preset = METHODS['fpd'], PRESETS['demo-quick']
+    results = {k.key: _fake({'coco/AP': 0.5}, {'coco/AP': ap}) for k, ap in (
+        (m.alone(preset, 0), 0.40), (m.method(preset, 0, m.default), 0.45))}
+    results['alone/res18/seed0'] = _fake({'coco/AP': 0.5}, {'coco/AP': 0.5})
+    summary = summarise([m], preset, results, dict(
+        machine='test', wall_seconds=60, seeds=[0], data=vars(preset.data), teacher='alone'))
+    path = write_json(summary, str(tmp_path / 'r.json'))
+    with open(path) as f:
+        text = f.read()
+    assert 'NaN' not in text and json.loads(text)['methods']['fpd']['gain_sem'] is None
+    md = open(write_markdown(summary, str(tmp_path / 'r.md'))).read()
+    assert '| +0.050 (one seed) | no |' in md
+    assert 'is the slim student trained alone' in md

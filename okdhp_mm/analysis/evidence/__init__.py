@@ -30,12 +30,13 @@ def _machine() -> str:
 
 def run_evidence(methods: Sequence[str], preset: Preset, out_dir: str, work_dir: str,
                  data_dir: str, jobs: int = 2, split: str = 'report',
-                 variants: str = 'default', log=print) -> Optional[Dict[str, Any]]:
+                 variants: str = 'default', ablations: Optional[bool] = None,
+                 log=print) -> Optional[Dict[str, Any]]:
     """Train and score every run of ``methods``; write the results into ``out_dir``.
 
     ``split='tune'`` evaluates on the tune split only (to compare recipe candidates,
     ``variants='all'``) and writes no report: the report split stays unseen until a recipe is
-    fixed.
+    fixed. ``ablations`` (default: with the report split) adds the methods' ablation runs.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -45,7 +46,9 @@ def run_evidence(methods: Sequence[str], preset: Preset, out_dir: str, work_dir:
     chosen = [METHODS[m] for m in methods]
     start = time.time()
     splits = prepare_data(data_dir, preset.data, log=log)
-    specs = build_plan(chosen, preset, variants=variants, with_ablations=split == 'report')
+    if ablations is None:
+        ablations = split == 'report'
+    specs = build_plan(chosen, preset, variants=variants, with_ablations=ablations)
     evaluate = {'tune': splits['tune']}
     if split == 'report':
         evaluate['report'] = splits['report']
@@ -61,6 +64,7 @@ def run_evidence(methods: Sequence[str], preset: Preset, out_dir: str, work_dir:
         return None
     tuned = {m.name: list(m.variants) for m in chosen}
     meta = dict(machine=_machine(), wall_seconds=time.time() - start, seeds=list(preset.seeds),
+                teacher=preset.teacher,
                 epochs=preset.epochs, teacher_epochs=preset.teacher_epochs,
                 finetune_epochs=preset.finetune_epochs, data=vars(preset.data), jobs=jobs,
                 date=time.strftime('%Y-%m-%d'))

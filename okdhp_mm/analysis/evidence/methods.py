@@ -5,7 +5,8 @@ Students and teachers (all on the built-in synthetic set, 128x96, the synthetic 
 * OKDHP: the demo's 3-branch slim ResNet-18 (shared encoder, 3 deconvolution decoders) against
   that SimpleBaseline alone;
 * FPD, HHD, ODKD: the half-width ResNet-18 student (4x cheaper than the slim one) and the slim
-  ResNet-18 as the larger teacher, trained once, twice as long (``teacher/heatmap``);
+  ResNet-18 as the larger teacher, trained once, twice as long (``teacher/heatmap``; the
+  demo reuses the slim student trained alone);
 * HHD: the half-width ResNet-18 with a DSNT head, started (alone and with HHD) from the
   half-width heatmap student of the same seed, as the released HHD students start from a
   heatmap-trained checkpoint;
@@ -17,9 +18,9 @@ from __future__ import annotations
 from typing import List
 
 from .plan import (BASELINE, DSNT, FPD, HHD, ODKD, OKDHP, OKDHP_RTMPOSE, RTMPOSE, SENIOR, SMALL,
-                   TEACHER_SEED,
-                   Method, Preset, RunSpec, _alone, _teacher, _variant_key, checkpoint_of,
-                   register, schedule)
+                   TEACHER_SEED, Method, Preset, RunSpec, _alone, _teacher, _variant_key,
+                   checkpoint_of,
+                   register, schedule, teacher_checkpoint)
 
 __all__ = ['alone_small']  # the rows register themselves in plan.METHODS
 
@@ -83,17 +84,23 @@ register(Method(
 
 
 # ---------------------------------------------------------------------------------- FPD
-def _teacher_options() -> dict:
-    return {'model.teacher_checkpoint': checkpoint_of('teacher/heatmap')}
+def _teacher_options(p: Preset) -> dict:
+    return {'model.teacher_checkpoint': teacher_checkpoint(p)}
+
+
+def _teacher_time(p: Preset, seed: int) -> tuple:
+    """The heatmap teacher's training counts in the method's wall time (also where the demo
+    reuses a student trained alone as the teacher)."""
+    return (_teacher(p).key, )
 
 
 register(Method(
     name='fpd', what='two-stage KD (FPD: teacher trained first, MSE to its heatmaps) vs alone',
     alone=alone_small,
     method=lambda p, s, v: RunSpec(_variant_key('fpd', v, s), FPD, s,
-                                   dict(schedule(p.epochs), **_teacher_options())),
+                                   dict(schedule(p.epochs), **_teacher_options(p))),
     prerequisites=lambda p: [_teacher(p)],
-    method_extra_time=lambda s: ('teacher/heatmap', )))
+    method_extra_time=_teacher_time))
 
 
 # ---------------------------------------------------------------------------------- HHD
@@ -102,7 +109,7 @@ def _dsnt_init(seed: int, prefix: str = '') -> dict:
 
 
 def _hhd(p: Preset, seed: int, variant: str) -> RunSpec:
-    options = dict(schedule(p.finetune_epochs), **_teacher_options())
+    options = dict(schedule(p.finetune_epochs), **_teacher_options(p))
     options.update(HHD_VARIANTS[variant])
     return RunSpec(_variant_key('hhd', variant, seed), HHD, seed, options,
                    init_from=_dsnt_init(seed, 'student.'))
@@ -128,21 +135,20 @@ register(Method(
                                schedule(p.finetune_epochs), init_from=_dsnt_init(s)),
     method=_hhd, variants=HHD_VARIANTS, default='released',
     prerequisites=lambda p: [_teacher(p)] + [alone_small(p, s) for s in p.seeds],
-    method_extra_time=lambda s: ('teacher/heatmap', f'alone/res18-16/seed{s}'),
-    alone_extra_time=lambda s: (f'alone/res18-16/seed{s}', )))
+    method_extra_time=lambda p, s: _teacher_time(p, s) + (f'alone/res18-16/seed{s}', ),
+    alone_extra_time=lambda p, s: (f'alone/res18-16/seed{s}', )))
 
 
 # ---------------------------------------------------------------------------------- ODKD
 def _senior(p: Preset) -> RunSpec:
     """The senior teacher: the final heatmap teacher, fine-tuned with the mask output."""
     return RunSpec('teacher/senior', SENIOR, TEACHER_SEED,
-                   dict(schedule(p.finetune_epochs), load_from=checkpoint_of('teacher/heatmap')))
+                   dict(schedule(p.finetune_epochs), load_from=teacher_checkpoint(p)))
 
 
 def _odkd_options(p: Preset) -> dict:
     return dict(schedule(p.epochs), **{
-        'model.teachers.primary.checkpoint': checkpoint_of('teacher/heatmap',
-                                                           p.teacher_epochs // 2),
+        'model.teachers.primary.checkpoint': teacher_checkpoint(p, primary=True),
         'model.teachers.senior.checkpoint': checkpoint_of('teacher/senior'),
         'custom_hooks': [dict(type='OrderlyTeacherHook', switch_epoch=p.epochs // 2)]})
 
@@ -182,5 +188,5 @@ register(Method(
     name='odkd', what='ODKD (primary then senior mask-aware teacher, binarised) vs alone',
     alone=alone_small, method=_odkd, variants=ODKD_VARIANTS, default='orderly',
     prerequisites=lambda p: [_teacher(p), _senior(p)], ablations=_odkd_ablations,
-    method_extra_time=lambda s: ('teacher/heatmap', 'teacher/senior')))
+    method_extra_time=lambda p, s: _teacher_time(p, s) + ('teacher/senior', )))
 

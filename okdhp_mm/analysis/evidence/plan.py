@@ -14,7 +14,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from .data import EvidenceData
 from .scheduler import CHECKPOINT_OF, RunSpec
 
-__all__ = ['METHODS', 'Method', 'Preset', 'PRESETS', 'build_plan', 'schedule']
+__all__ = ['METHODS', 'Method', 'Preset', 'PRESETS', 'build_plan', 'schedule',
+           'teacher_checkpoint']
 
 TEACHER_SEED = 1000  # teachers: one training, independent of the students' seeds
 
@@ -39,12 +40,22 @@ class Preset:
     teacher_epochs: int   # the heatmap teacher (its mid checkpoint is ODKD's primary)
     finetune_epochs: int  # the senior teacher's mask fine-tune; the DSNT fine-tune
     seeds: Tuple[int, ...] = (0, 1, 2)
+    # 'separate': the heatmap teacher is a run of its own, ``teacher_epochs`` long, and its
+    # half-way checkpoint is ODKD's weaker primary teacher. 'alone': the slim student trained
+    # alone with the first seed (OKDHP's comparison) is the heatmap teacher and ODKD's primary
+    # (the demo: one training fewer).
+    teacher: str = 'separate'
 
 
 PRESETS = {
     'full': Preset(EvidenceData(600, 300, 150), epochs=16, teacher_epochs=32, finetune_epochs=8),
     'quick': Preset(EvidenceData(48, 40, 30), epochs=1, teacher_epochs=2, finetune_epochs=1,
                     seeds=(0, 1)),
+    # make demo: every method once (seed 0), sized for 15 minutes on 2 cores.
+    'demo': Preset(EvidenceData(400, 150, 60), epochs=12, teacher_epochs=12, finetune_epochs=6,
+                   seeds=(0, ), teacher='alone'),
+    'demo-quick': Preset(EvidenceData(48, 40, 30), epochs=1, teacher_epochs=1,
+                         finetune_epochs=1, seeds=(0, ), teacher='alone'),
 }
 
 
@@ -74,9 +85,9 @@ class Method:
     ``alone(preset, seed)`` / ``method(preset, seed, variant)`` give the two runs of a seed;
     ``prerequisites(preset)`` the runs both may need (teachers, pre-trained students).
     ``variants`` are recipe candidates (options merged into the method run), compared on the
-    tune split; ``default`` is the one reported. ``time_of(results, seed)`` is the method's
-    wall time to its student (teachers and pre-training included), ``alone_time_of`` the
-    alone row's.
+    tune split; ``default`` is the one reported. ``method_extra_time(preset, seed)`` names the
+    runs besides the method's own that its student's wall time includes (teachers,
+    pre-training), ``alone_extra_time`` those of the alone row.
     """
 
     name: str
@@ -87,15 +98,29 @@ class Method:
     variants: Mapping[str, Mapping[str, object]] = field(default_factory=lambda: {'': {}})
     default: str = ''
     ablations: Callable[[Preset], List[RunSpec]] = lambda preset: []
-    method_extra_time: Callable[[int], Tuple[str, ...]] = lambda seed: ()
-    alone_extra_time: Callable[[int], Tuple[str, ...]] = lambda seed: ()
+    method_extra_time: Callable[[Preset, int], Tuple[str, ...]] = lambda preset, seed: ()
+    alone_extra_time: Callable[[Preset, int], Tuple[str, ...]] = lambda preset, seed: ()
 
 
 def _teacher(p: Preset) -> RunSpec:
-    """The heatmap teacher: the slim ResNet-18 baseline trained twice as long, with a checkpoint
-    at half its schedule (ODKD's weaker primary teacher)."""
+    """The heatmap teacher: the slim ResNet-18 baseline, as its own run with a checkpoint at
+    half its schedule (ODKD's weaker primary teacher), or (``p.teacher == 'alone'``) the
+    slim student trained alone with the first seed."""
+    if p.teacher == 'alone':
+        return _alone('alone/res18', BASELINE)(p, p.seeds[0])
+    if p.teacher != 'separate':
+        raise ValueError(f"Preset.teacher must be 'separate' or 'alone', got {p.teacher!r}")
     return RunSpec('teacher/heatmap', BASELINE, TEACHER_SEED,
                    schedule(p.teacher_epochs, checkpoints=2))
+
+
+def teacher_checkpoint(p: Preset, primary: bool = False) -> str:
+    """Placeholder for the heatmap teacher's checkpoint; ``primary=True``: ODKD's primary
+    teacher (the separate teacher's half-way checkpoint)."""
+    key = _teacher(p).key
+    if primary and p.teacher == 'separate':
+        return checkpoint_of(key, p.teacher_epochs // 2)
+    return checkpoint_of(key)
 
 
 def _alone(key: str, config: str) -> Callable[[Preset, int], RunSpec]:

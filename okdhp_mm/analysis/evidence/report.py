@@ -56,12 +56,12 @@ def method_result(m: Method, preset: Preset, results: Mapping[str, dict], varian
                alone_mean=mean(alone_ap), alone_std=sample_std(alone_ap),
                method_mean=mean(method_ap), method_std=sample_std(method_ap))
     row['train_seconds'] = dict(
-        alone=[_seconds(results, (a, ) + m.alone_extra_time(s))
+        alone=[_seconds(results, (a, ) + m.alone_extra_time(preset, s))
                for a, s in zip(alone_keys, seeds)],
-        method=[_seconds(results, (k, ) + m.method_extra_time(s))
+        method=[_seconds(results, (k, ) + m.method_extra_time(preset, s))
                 for k, s in zip(method_keys, seeds)],
         parts={k: float(results[k]['train_seconds']) for s in seeds
-               for k in (m.method_extra_time(s) + m.alone_extra_time(s))})
+               for k in (m.method_extra_time(preset, s) + m.alone_extra_time(preset, s))})
     return row
 
 
@@ -94,6 +94,12 @@ def _pm(values: Sequence[float]) -> str:
     return f'{mean(values):.3f} ± {sample_std(values):.3f}'
 
 
+def _gain(row: Mapping[str, Any]) -> str:
+    """``+g ± sem``; one seed has no standard error."""
+    sem = row['gain_sem']
+    return f"{row['gain_mean']:+.3f}" + (f' ± {sem:.3f}' if sem == sem else ' (one seed)')
+
+
 def write_markdown(summary: Mapping[str, Any], path: str) -> str:
     meta = summary['meta']
     lines = ['# Evidence: every method against the same student trained alone', '',
@@ -103,7 +109,10 @@ def write_markdown(summary: Mapping[str, Any], path: str) -> str:
              f"{meta['data']['tune_images']} images); seeds {meta['seeds']} (a seed changes "
              'initialisation and data order, not the data). CocoMetric AP with ground-truth '
              f"boxes and flip test. {meta['machine']}; the run took "
-             f"{meta['wall_seconds'] / 60:.0f} min.", '',
+             f"{meta['wall_seconds'] / 60:.0f} min." + (
+                 ' The heatmap teacher (of FPD and HHD, and ODKD\'s primary teacher) is the '
+                 'slim student trained alone; the senior teacher is it fine-tuned with a '
+                 'mask output.' if meta.get('teacher') == 'alone' else ''), '',
              '| method | student alone AP | with the method AP | paired gain ± SEM | '
              '> 2 SEM | wall time, alone / method (s, teachers included) |',
              '| --- | --- | --- | --- | --- | --- |']
@@ -112,8 +121,7 @@ def write_markdown(summary: Mapping[str, Any], path: str) -> str:
         lines.append(
             f"| {name}{' (' + row['variant'] + ')' if row['variant'] else ''} | "
             f"{_pm(row['alone_ap'])} | {_pm(row['method_ap'])} | "
-            f"{row['gain_mean']:+.3f} ± {row['gain_sem']:.3f} | "
-            f"{'yes' if row['significant'] else 'no'} | "
+            f"{_gain(row)} | {'yes' if row['significant'] else 'no'} | "
             f"{mean(t['alone']):.0f} / {mean(t['method']):.0f} |")
     lines += ['', 'Per seed (alone -> method):', '']
     for name, row in summary['methods'].items():
@@ -131,8 +139,8 @@ def write_markdown(summary: Mapping[str, Any], path: str) -> str:
                   '| method | recipe | alone AP | method AP | gain ± SEM |', '| --- | --- | --- | --- | --- |']
         for name, variants in summary['tuning'].items():
             for v, row in variants.items():
-                lines.append(f"| {name} | {v} | {_pm(row['alone_ap'])} | {_pm(row['method_ap'])} "
-                             f"| {row['gain_mean']:+.3f} ± {row['gain_sem']:.3f} |")
+                lines.append(f"| {name} | {v} | {_pm(row['alone_ap'])} | "
+                             f"{_pm(row['method_ap'])} | {_gain(row)} |")
     if summary['ablations']:
         lines += ['', '## Ablations (one seed)', '', '| run | report AP | tune AP |',
                   '| --- | --- | --- |']
@@ -178,7 +186,18 @@ def plot_results(summary: Mapping[str, Any], path: str) -> str:
     return path
 
 
+def _finite(x: Any) -> Any:
+    """NaN (the standard error of one seed) as JSON null: strict JSON has no NaN."""
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, Mapping):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
 def write_json(summary: Mapping[str, Any], path: str) -> str:
     with open(path, 'w') as f:
-        json.dump(summary, f, indent=1)
+        json.dump(_finite(summary), f, indent=1, allow_nan=False)
     return path
