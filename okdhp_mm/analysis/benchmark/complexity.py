@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, Tuple
 import torch
 from torch import Tensor, nn
 
-from .models import capture_calls
+from .models import ensemble_finals, fau_features, recorded_calls
 
 __all__ = ['count_flops', 'count_params', 'measure_complexity']
 
@@ -71,20 +71,30 @@ def measure_complexity(models: Dict[str, Any], input_size: Tuple[int, int],
     for k in range(models['num_branches']):
         entry = dict(flops_of_student[models['student_of'][k]])
         # The branch's own path inside the multi-branch model (predict with branch=k).
-        path = _FlatOutputs(multi, lambda m, i, k=k: m.head.final_heatmaps(
+        path = _FlatOutputs(multi, lambda m, i, k=k: m.head.final_outputs(
             m.extract_feat(i), [k]))
         entry['flops_in_multi_branch'] = count_flops(path, (x,))
         out[f'branch{k}'] = entry
     ens = _FlatOutputs(multi, lambda m, i: m.head.forward(m.extract_feat(i)))
     out['ensemble'] = dict(params=count_params(multi), flops=count_flops(ens, (x,)))
-    with torch.no_grad():
-        fau_args = capture_calls(dict(fau=head.fau),
-                                 lambda: head.forward(multi.extract_feat(x)))['fau'][-1]
-    feature, heatmaps = fau_args[0], list(fau_args[1])
-    fau = _FlatOutputs(head.fau, lambda f, feat, *maps: f(feat, list(maps)))
+    with torch.no_grad(), recorded_calls(head, ['ensemble']) as ens_calls, \
+            recorded_calls(head.fau, ['compute_weights']) as fau_calls:
+        head.forward(multi.extract_feat(x))
+    feature = fau_calls['compute_weights'][-1][0][0]
+    finals = list(ensemble_finals(ens_calls['ensemble'][-1]))
+    # The FAU as the head runs it (weights + aggregation), traced on flat tensor arguments.
+    per_final = len(finals[0]) if isinstance(finals[0], tuple) else None
+
+    def ensemble(h, feat, *flat):
+        maps = list(flat) if per_final is None else [
+            tuple(flat[i:i + per_final]) for i in range(0, len(flat), per_final)]
+        return h.ensemble(fau_features(h, feat), maps)
+
+    flat_finals = [t for f in finals for t in (f if per_final else (f, ))]
+    fau = _FlatOutputs(head, ensemble)
     out['fau'] = dict(params=count_params(head.fau),
-                      flops=count_flops(fau, (feature, *heatmaps)))
-    out['fau']['input_shapes'] = [list(feature.shape)] + [list(m.shape) for m in heatmaps]
+                      flops=count_flops(fau, (feature, *flat_finals)))
+    out['fau']['input_shapes'] = [list(feature.shape)] + [list(m.shape) for m in flat_finals]
     sb = models['student_branch']
     out['student'] = dict(flops_of_student[sb], branch=sb)
     for k, student in models['students'].items():

@@ -1,4 +1,10 @@
-"""Synthetic inputs of a config's size: what the data preprocessor would hand the model."""
+"""Synthetic inputs of a config's size: what the data preprocessor would hand the model.
+
+Training targets come from the model's own codec through MMPose's ``GenerateTarget`` and
+``PackPoseInputs``, exactly as the data pipeline makes them: heatmaps (``gt_fields``) for
+heatmap codecs, ``keypoint_x_labels`` / ``keypoint_y_labels`` (``gt_instance_labels``) for
+SimCC, whatever another codec encodes.
+"""
 from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple, Union
@@ -23,21 +29,46 @@ def _flip_indices(num_keypoints: int) -> List[int]:
     return list(range(num_keypoints))
 
 
+def _encoded_targets(codec: dict, input_size: Tuple[int, int], num_keypoints: int,
+                     generator: torch.Generator):
+    """(gt_instance_labels, gt_fields or None) of one instance with random visible keypoints
+    (inside the crop's central 80 %), encoded and packed by MMPose's own transforms."""
+    from mmpose.datasets.transforms import GenerateTarget, PackPoseInputs
+
+    w, h = input_size
+    xy = (0.1 + 0.8 * torch.rand(1, num_keypoints, 2, generator=generator)) * \
+        torch.tensor([w, h], dtype=torch.float32)
+    results = dict(img=np.zeros((h, w, 3), dtype=np.uint8),
+                   keypoints=xy.numpy().astype(np.float32),
+                   keypoints_visible=np.ones((1, num_keypoints), dtype=np.float32))
+    results = GenerateTarget(encoder=codec).transform(results)
+    packed = PackPoseInputs().transform(results)['data_samples']
+    return packed.gt_instance_labels, packed.get('gt_fields')
+
+
 def make_batch(batch_size: int, input_size: Tuple[int, int], num_keypoints: int,
                heatmap_size: Optional[Tuple[int, int]] = None,
-               device: Union[str, torch.device] = 'cpu',
-               seed: int = 0) -> Tuple[Tensor, List[Any]]:
+               device: Union[str, torch.device] = 'cpu', seed: int = 0,
+               codec: Optional[dict] = None) -> Tuple[Tensor, List[Any]]:
     """Synthetic ``(inputs, data_samples)`` of ``batch_size`` crops of ``input_size`` (W, H).
 
     The inputs are already normalised (what the data preprocessor hands the model). Every
     sample has the metainfo ``predict`` needs (input_size/center/scale, flip_indices) and one
-    ground-truth instance (bbox, bbox score); with ``heatmap_size`` (w, h) also training
-    targets: ``gt_fields.heatmaps`` (K, h, w) Gaussians and ``gt_instance_labels
-    .keypoint_weights`` (1, K) ones.
+    ground-truth instance (bbox, bbox score). With ``codec`` (a codec config, e.g. the head's
+    ``decoder``) also the training targets that codec encodes from random visible keypoints
+    (``gt_instance_labels``, and ``gt_fields`` for heatmap codecs); ``heatmap_size`` (w, h) is
+    short for an ``MSRAHeatmap`` codec of that size (sigma 2): ``gt_fields.heatmaps``
+    (K, h, w) and ``gt_instance_labels.keypoint_weights`` (1, K).
     """
-    from mmengine.structures import InstanceData, PixelData
+    from mmengine.structures import InstanceData
     from mmpose.structures import PoseDataSample
 
+    if heatmap_size is not None:
+        if codec is not None:
+            raise ValueError('make_batch: give codec or heatmap_size, not both (heatmap_size '
+                             'is short for an MSRAHeatmap codec)')
+        codec = dict(type='MSRAHeatmap', input_size=tuple(input_size),
+                     heatmap_size=tuple(heatmap_size), sigma=2.0)
     w, h = input_size
     g = torch.Generator().manual_seed(seed)
     inputs = torch.randn(batch_size, 3, h, w, generator=g).to(device)
@@ -51,15 +82,10 @@ def make_batch(batch_size: int, input_size: Tuple[int, int], num_keypoints: int,
         sample.gt_instances = InstanceData(
             bboxes=np.array([[0, 0, w, h]], dtype=np.float32),
             bbox_scores=np.ones(1, dtype=np.float32))
-        if heatmap_size is not None:
-            hw, hh = heatmap_size
-            ys = torch.arange(hh, dtype=torch.float32)[:, None]
-            xs = torch.arange(hw, dtype=torch.float32)[None, :]
-            centres = torch.rand(num_keypoints, 2, generator=g) * torch.tensor([hw, hh])
-            heatmaps = torch.exp(-((xs[None] - centres[:, 0, None, None]) ** 2 +
-                                   (ys[None] - centres[:, 1, None, None]) ** 2) / (2 * 2.0 ** 2))
-            sample.gt_fields = PixelData(heatmaps=heatmaps.to(device))
-            sample.gt_instance_labels = InstanceData(
-                keypoint_weights=torch.ones(1, num_keypoints, device=device))
+        if codec is not None:
+            labels, fields = _encoded_targets(codec, input_size, num_keypoints, g)
+            sample.gt_instance_labels = labels.to(device)
+            if fields is not None:
+                sample.gt_fields = fields.to(device)
         samples.append(sample)
     return inputs, samples

@@ -1,7 +1,8 @@
 """Inference latency (``predict`` mode, flip test off) and peak inference memory.
 
 Per batch size, after warm-up, every repeat runs each model once in a rotating round robin
-(:func:`okdhp_mm.analysis.timing.round_robin`); latency = median over the repeats.
+(:func:`okdhp_mm.analysis.timing.round_robin`), until the paired latency ratios' intervals
+are tight enough or a cap is hit; latency = median over the repeats.
 """
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Any, Dict, List, Sequence, Tuple
 import torch
 
 from ..memory import module_bytes, peak_memory
-from ..timing import TimedEntry, median, round_robin
-from .common import log
+from ..timing import TimedEntry, TimedRounds, median, round_robin
+from .common import Sampling, log
 from .inputs import make_batch
-from .models import capture_calls, set_test_cfg
+from .models import ensemble_finals, fau_features, recorded_calls, set_test_cfg
+from .stats import RatioSpec, converged_when
 
 __all__ = ['measure_latency']
 
@@ -37,15 +39,17 @@ def _inference_entries(models, inputs, samples) -> List[TimedEntry]:
     entries.append(predict('ensemble', multi, branch='ensemble', output_all=False))
     # FAU alone, on the very tensors the ensemble prediction feeds it.
     set_test_cfg(multi, branch='ensemble', output_all=False)
-    with torch.no_grad():
-        fau_args = capture_calls(dict(fau=multi.head.fau),
-                                 lambda: multi(inputs, samples, mode='predict'))['fau'][-1]
-    feature, heatmaps = fau_args[0], list(fau_args[1])
+    head = multi.head
+    with torch.no_grad(), recorded_calls(head, ['ensemble']) as ens_calls, \
+            recorded_calls(head.fau, ['compute_weights']) as fau_calls:
+        multi(inputs, samples, mode='predict')
+    feats = fau_features(head, fau_calls['compute_weights'][-1][0][0])
+    finals = ensemble_finals(ens_calls['ensemble'][-1])
 
     def fau_run():
         with torch.no_grad():
-            return multi.head.fau(feature, heatmaps)
-    entries.append(TimedEntry('fau', fau_run, None, multi.head.fau))
+            return head.ensemble(feats, finals)
+    entries.append(TimedEntry('fau', fau_run, None, head.fau))
     sb = models['student_branch']
     for k, student in models['students'].items():
         entries.append(predict('student' if k == sb else f'student{k}', student))
@@ -54,23 +58,28 @@ def _inference_entries(models, inputs, samples) -> List[TimedEntry]:
 
 
 def measure_latency(models: Dict[str, Any], input_size: Tuple[int, int], num_keypoints: int,
-                    batch_sizes: Sequence[int], repeats: int, warmup: int,
-                    device: torch.device, timer: str, verbose: bool
-                    ) -> Tuple[Dict[int, Dict[str, float]], Dict[str, float], Dict]:
+                    batch_sizes: Sequence[int], sampling: Sampling, specs: List[RatioSpec],
+                    device: torch.device, verbose: bool
+                    ) -> Tuple[Dict[int, Dict[str, float]], Dict[str, float],
+                               Dict[int, TimedRounds]]:
     """Median predict latency per batch size and model, peak memory at the largest batch, and
-    every timed sample (ms, in repeat order)."""
+    every timed sample per batch size (ms, in repeat order; repeats go on until ``specs``'
+    intervals are tight enough, see :class:`Sampling`)."""
     latency: Dict[int, Dict[str, float]] = {}
-    samples_ms: Dict[str, Dict[str, List[float]]] = {}
+    samples_ms: Dict[int, TimedRounds] = {}
     peak_mb: Dict[str, float] = {}
+    converged = converged_when(specs, sampling.half_width, sampling.confidence)
     for bs in batch_sizes:
         inputs, samples = make_batch(bs, input_size, num_keypoints, device=device)
         entries = _inference_entries(models, inputs, samples)
-        t0 = time.perf_counter()
-        times = round_robin(entries, repeats, warmup, device, timer)
+        times = round_robin(entries, sampling.repeats, sampling.warmup, device, sampling.timer,
+                            max_repeats=sampling.max_repeats, time_cap_s=sampling.time_cap_s,
+                            converged=converged)
         latency[bs] = {name: median(v) for name, v in times.items()}
-        samples_ms[f'b{bs}'] = times
-        log(verbose, f'latency batch {bs}: {time.perf_counter() - t0:.1f} s, ' + ', '.join(
-            f'{n} {v:.2f} ms' for n, v in latency[bs].items()))
+        samples_ms[bs] = times
+        log(verbose, f'latency batch {bs}: {times.elapsed_s:.1f} s, {times.rounds} repeats '
+            f'({times.stopped_by}), ' + ', '.join(f'{n} {v:.2f} ms'
+                                                  for n, v in latency[bs].items()))
         if bs == max(batch_sizes):
             t0 = time.perf_counter()
             for e in entries:

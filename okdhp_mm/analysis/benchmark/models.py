@@ -1,29 +1,32 @@
 """The models the benchmark compares, and hooks that see what they are called with.
 
-:func:`build_models` builds the multi-branch model, its exported students (one per distinct
-architecture) and the plain MMPose model of the student's architecture.
+:func:`build_models` builds the multi-branch model (any ``MultiBranchHeadBase`` head:
+heatmaps or RTMPose's SimCC), its exported students (one per distinct architecture) and the
+plain MMPose model of the student's architecture.
 """
 from __future__ import annotations
 
 import copy
 import inspect
 import json
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
-from torch import nn
+from torch import Tensor, nn
 
 from okdhp_mm.export import ExportableStudent
-from okdhp_mm.models.heads import MultiBranchHead
+from okdhp_mm.models.backbones.multi_branch_base import MultiBranchFeatures
+from okdhp_mm.models.heads.multi_branch_base import MultiBranchHeadBase
 from okdhp_mm.models.utils import BranchIndexError, check_branch_index
 from okdhp_mm.utils.checkpoint import compare_state_dicts, read_checkpoint
 from okdhp_mm.utils.config import build_model_from_config
 
 from .common import BenchmarkError, log
 
-__all__ = ['arg_names', 'build_models', 'capture_calls', 'predicted_heatmap_size',
-           'set_test_cfg']
+__all__ = ['arg_names', 'build_models', 'capture_calls', 'ensemble_finals', 'fau_features',
+           'recorded_calls', 'set_test_cfg', 'training_codec']
 
 
 def set_test_cfg(model: nn.Module, **overrides) -> None:
@@ -43,10 +46,10 @@ def build_models(cfg: Config, checkpoint: Optional[str], device: torch.device,
 
     multi = build_model_from_config(cfg)
     head = getattr(multi, 'head', None)
-    if not isinstance(multi, ExportableStudent) or not isinstance(head, MultiBranchHead):
+    if not isinstance(multi, ExportableStudent) or not isinstance(head, MultiBranchHeadBase):
         raise BenchmarkError(f'{type(multi).__name__} is not a multi-branch model (OKDHP '
-                             'MultiBranchPoseEstimator with a MultiBranchHead): nothing to '
-                             'compare against its students')
+                             'MultiBranchPoseEstimator with a MultiBranchHead or '
+                             'MultiBranchRTMCCHead): nothing to compare against its students')
     if checkpoint:
         log(verbose, f'loading {checkpoint}')
         try:
@@ -98,15 +101,65 @@ def arg_names(module: nn.Module) -> List[str]:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def predicted_heatmap_size(model: nn.Module, input_size: Tuple[int, int],
-                           device: torch.device) -> Tuple[int, int]:
-    """(w, h) of the final heatmap the model predicts (what the training targets must be)."""
-    w, h = input_size
-    with torch.no_grad():
-        out = model(torch.zeros(1, 3, h, w, device=device), None, mode='tensor')
-    while isinstance(out, (list, tuple)):
-        out = out[-1]
-    return int(out.shape[-1]), int(out.shape[-2])
+def training_codec(models: Dict[str, Any], cfg: Config) -> dict:
+    """The codec config the training targets are encoded with: the student's head decoder
+    (the codec its branch is trained and decoded with), else the config's ``codec``."""
+    codec = models['plain_cfg'].get('head', {}).get('decoder') or cfg.get('codec')
+    if not codec:
+        raise BenchmarkError('no codec to encode training targets with: give the branch heads '
+                             'a decoder=dict(type=...) (or the config a top-level codec)')
+    return copy.deepcopy(dict(codec))
+
+
+def _no_branch(index: int):
+    raise RuntimeError('fau_features: only the FAU input is available, not branch features')
+
+
+def fau_features(head: MultiBranchHeadBase, feature: Tensor) -> MultiBranchFeatures:
+    """Backbone output carrying only ``feature`` as the FAU input: ``head.ensemble`` on it
+    runs the FAU on exactly that tensor, whatever the backbone was."""
+    return MultiBranchFeatures(shared=[], fau_input=feature, num_branches=head.num_branches,
+                               compute_branch=_no_branch)
+
+
+def ensemble_finals(call: tuple) -> Any:
+    """The branches' final outputs that a recorded ``head.ensemble(feats, finals)`` call
+    (``(args, kwargs, result)`` of :func:`recorded_calls`) received."""
+    args, kwargs, _ = call
+    return args[1] if len(args) > 1 else kwargs['finals']
+
+
+@contextmanager
+def recorded_calls(obj: Any, names: Sequence[str]) -> Iterator[Dict[str, list]]:
+    """Yields ``{name: [(args, kwargs, result), ...]}`` of every outermost call of the methods
+    ``names`` of ``obj`` inside the block (a recorded method called by another one is not
+    recorded again). The methods are wrapped on the instance and restored afterwards."""
+    calls: Dict[str, list] = {n: [] for n in names}
+    depth = [0]
+
+    def wrap(name, method):
+        def wrapper(*args, **kwargs):
+            depth[0] += 1
+            try:
+                result = method(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+            if depth[0] == 0:
+                calls[name].append((args, kwargs, result))
+            return result
+        return wrapper
+
+    saved = {n: obj.__dict__.get(n) for n in names}
+    for n in names:
+        setattr(obj, n, wrap(n, getattr(obj, n)))
+    try:
+        yield calls
+    finally:
+        for n, old in saved.items():
+            if old is None:
+                delattr(obj, n)
+            else:
+                setattr(obj, n, old)
 
 
 def capture_calls(modules: Dict[str, nn.Module], run: Callable[[], Any],

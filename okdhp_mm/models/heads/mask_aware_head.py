@@ -150,7 +150,9 @@ class MaskAwareHeatmapHead(HeatmapHead):
             pos = target.sum()
             pos_weight = ((target.numel() - pos) / pos.clamp_min(1.)).clamp(1., 100.)
         elif pos_weight is not None:
-            pos_weight = torch.as_tensor(float(pos_weight), device=logits.device)
+            # torch.full: no host-to-device copy (a stream sync on CUDA).
+            pos_weight = torch.full((), float(pos_weight), dtype=torch.float32,
+                                    device=logits.device)
         loss = F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
         if self.mask_dice_weight:
             prob = torch.sigmoid(logits).flatten(1)

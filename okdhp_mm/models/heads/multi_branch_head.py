@@ -148,7 +148,8 @@ class MultiBranchHead(MultiBranchHeadBase):
             losses[f'acc_pose_b{t}'] = heatmap_pck_accuracy(maps[-1], gt, visible)
         losses['loss_gt_ens'] = self.ensemble_loss(ens, gt, weights)
         losses['acc_pose_ens'] = heatmap_pck_accuracy(ens, gt, visible)
-        losses['kd_weight'] = torch.tensor(kd_w, device=gt.device)
+        # torch.full, not torch.tensor: no host-to-device copy (a stream sync on CUDA).
+        losses['kd_weight'] = torch.full((), kd_w, dtype=torch.float32, device=gt.device)
         return losses
 
     # ------------------------------------------------------------------ predict

@@ -107,7 +107,9 @@ class MultiBranchRTMCCHead(MultiBranchHeadBase):
                                                           visible)
         losses['loss_gt_ens'] = self.ensemble_loss(ens, gt, weights)
         losses['acc_pose_ens'] = simcc_pck_accuracy(ens, gt, self.simcc_split_ratio, visible)
-        losses['kd_weight'] = torch.tensor(kd_w, device=weights.device)
+        # torch.full, not torch.tensor: no host-to-device copy (a stream sync on CUDA).
+        losses['kd_weight'] = torch.full((), kd_w, dtype=torch.float32,
+                                         device=weights.device)
         return losses
 
     # ------------------------------------------------------------------ predict

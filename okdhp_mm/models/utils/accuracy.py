@@ -4,11 +4,13 @@ MMPose's heads log ``acc_pose`` with ``pose_pck_accuracy`` / ``simcc_pck_accurac
 copy the outputs and targets to the host (``to_numpy``) on every training step: a device
 synchronisation per call on CUDA. These compute the same numbers (same arg-max, the same
 ``[H, W]`` normalisation, the same skipping of invisible and empty keypoints) as tensors on the
-outputs' device, so reading them costs nothing until the logger does.
+outputs' device, so reading them costs nothing until the logger does. Nothing is copied from
+the host either: the normalisation sizes are Python numbers (a ``torch.tensor`` of them on
+the device would be a host-to-device copy, which synchronises the stream).
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -22,11 +24,14 @@ def _maximum(flat: Tensor) -> Tuple[Tensor, Tensor]:
 
 
 def keypoint_pck_accuracy(pred: Tensor, gt: Tensor, mask: Tensor, thr: float,
-                          norm: Tensor) -> Tensor:
+                          norm: Sequence[float]) -> Tensor:
     """Mean over keypoints (with at least one valid instance) of the share of valid instances
     whose normalised distance is below ``thr``; 0 when no keypoint is valid. ``pred``/``gt``
-    ``(N, K, 2)``, ``mask`` ``(N, K)`` bool, ``norm`` ``(2,)``."""
-    dist = ((pred - gt) / norm).norm(dim=-1)                        # (N, K)
+    ``(N, K, 2)``, ``mask`` ``(N, K)`` bool, ``norm`` the two sizes ``(x, y)`` are divided
+    by (Python numbers)."""
+    diff = pred - gt
+    dist = torch.stack((diff[..., 0] / float(norm[0]), diff[..., 1] / float(norm[1])),
+                       -1).norm(dim=-1)                             # (N, K)
     valid = mask.bool()
     hits = ((dist < thr) & valid).sum(0).float()
     count = valid.sum(0).float()
@@ -48,8 +53,8 @@ def heatmap_pck_accuracy(output: Tensor, target: Tensor, mask: Tensor,
         xy = torch.stack((idx % w, torch.div(idx, w, rounding_mode='floor')), -1).float()
         return torch.where((vals <= 0)[..., None], torch.full_like(xy, -1.), xy)
 
-    norm = torch.tensor([h, w], dtype=torch.float32, device=output.device)  # as MMPose: [H, W]
-    return keypoint_pck_accuracy(locs(output), locs(target), mask, thr, norm)
+    # As MMPose: x divided by H and y by W.
+    return keypoint_pck_accuracy(locs(output), locs(target), mask, thr, (h, w))
 
 
 def simcc_pck_accuracy(output: Tuple[Tensor, Tensor], target: Tuple[Tensor, Tensor],
@@ -66,5 +71,4 @@ def simcc_pck_accuracy(output: Tuple[Tensor, Tensor], target: Tuple[Tensor, Tens
         return torch.where((vals <= 0)[..., None], torch.full_like(xy, -1. / simcc_split_ratio),
                            xy)
 
-    norm = torch.tensor([height, width], dtype=torch.float32, device=output[0].device)
-    return keypoint_pck_accuracy(locs(*output), locs(*target), mask, thr, norm)
+    return keypoint_pck_accuracy(locs(*output), locs(*target), mask, thr, (height, width))
