@@ -106,3 +106,24 @@ def test_each_branch_exports_to_the_baseline_beside_it(path):
         assert {k: ours[k] for k in theirs if k in ours} == {
             k: v for k, v in theirs.items() if k in ours}
         assert ours['type'] == theirs['type']
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if 'synthetic' in p.parts],
+                         ids=lambda p: p.name)
+def test_synthetic_configs_codec_is_the_one_their_head_decodes_with(path):
+    """The top-level ``codec`` (what tools read) builds and matches the head's decoder: an
+    RTMPose config must replace its heatmap base's codec, not merge a SimCC one into it."""
+    from mmpose.registry import KEYPOINT_CODECS
+
+    cfg = Config.fromfile(path)
+    def plain(codec):  # a built config carries its registry scope
+        return {k: v for k, v in dict(codec).items() if k != '_scope_'}
+
+    KEYPOINT_CODECS.build(plain(cfg.codec))
+    heads = [cfg.model.get('head')] if 'head' in cfg.model else []
+    if cfg.model.type == 'TeacherStudentDistiller' and isinstance(cfg.model.student, dict):
+        heads = [cfg.model.student.head]
+    for head in heads:
+        decoder = head.get('decoder') or head.get('branch_head', {}).get('decoder')
+        if decoder is not None:
+            assert plain(decoder) == plain(cfg.codec), path.name

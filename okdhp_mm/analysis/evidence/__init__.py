@@ -31,12 +31,14 @@ def _machine() -> str:
 def run_evidence(methods: Sequence[str], preset: Preset, out_dir: str, work_dir: str,
                  data_dir: str, jobs: int = 2, split: str = 'report',
                  variants: str = 'default', ablations: Optional[bool] = None,
-                 log=print) -> Optional[Dict[str, Any]]:
+                 log=print, worker_env: Optional[Dict[str, str]] = None
+                 ) -> Optional[Dict[str, Any]]:
     """Train and score every run of ``methods``; write the results into ``out_dir``.
 
     ``split='tune'`` evaluates on the tune split only (to compare recipe candidates,
     ``variants='all'``) and writes no report: the report split stays unseen until a recipe is
-    fixed. ``ablations`` (default: with the report split) adds the methods' ablation runs.
+    fixed. ``ablations`` (default: with the report split) adds the methods' ablation runs;
+    ``worker_env`` goes into the training processes' environment.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -52,7 +54,8 @@ def run_evidence(methods: Sequence[str], preset: Preset, out_dir: str, work_dir:
     evaluate = {'tune': splits['tune']}
     if split == 'report':
         evaluate['report'] = splits['report']
-    results = run_all(specs, splits['train'], evaluate, work_dir, jobs=jobs, log=log)
+    results = run_all(specs, splits['train'], evaluate, work_dir, jobs=jobs, log=log,
+                      worker_env=worker_env)
     if split == 'tune':
         from .report import method_result
         for m in chosen:
@@ -67,6 +70,7 @@ def run_evidence(methods: Sequence[str], preset: Preset, out_dir: str, work_dir:
                 teacher=preset.teacher,
                 epochs=preset.epochs, teacher_epochs=preset.teacher_epochs,
                 finetune_epochs=preset.finetune_epochs, data=vars(preset.data), jobs=jobs,
+                worker_env=dict(worker_env or {}),
                 date=time.strftime('%Y-%m-%d'))
     summary = summarise(chosen, preset, results, meta, tuned)
     os.makedirs(out_dir, exist_ok=True)
