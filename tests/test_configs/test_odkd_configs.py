@@ -41,9 +41,14 @@ def test_coco_odkd_config():
     plain.load_state_dict(state, strict=True, assign=True)
     assert set(state) == set(plain.state_dict())
     assert not any(k.startswith(('student.', 'teacher')) for k in state)
-    senior = Config.fromfile(ODKD / 'coco/td-hm-mask_hrnet-w48_8xb32-210e_coco-256x192.py')
+    senior = Config.fromfile(ODKD / 'coco/td-hm-mask_hrnet-w48_8xb32-20e_coco-256x192.py')
     types = [t['type'] for t in senior.train_dataloader.dataset.pipeline]
     assert types.index('TopdownGenerateMask') > types.index('TopdownAffine')
+    # A short mask fine-tune from MMPose's W48, validated with the mask IoU on gt boxes.
+    assert senior.train_cfg.max_epochs == 20 and senior.load_from.endswith('.pth')
+    assert [e['type'] for e in senior.val_evaluator] == ['CocoMetric', 'MaskIoUMetric']
+    val_types = [t['type'] for t in senior.val_dataloader.dataset.pipeline]
+    assert 'TopdownGenerateMask' in val_types and senior.val_dataloader.dataset.bbox_file is None
     och = Config.fromfile(ODKD / 'ochuman/td-hm_hrnet-w16_ochuman-256x192.py')
     assert och.test_dataloader.dataset.type == 'OCHumanDataset'
 

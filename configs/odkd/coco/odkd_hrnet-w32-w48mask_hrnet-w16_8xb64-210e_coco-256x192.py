@@ -1,7 +1,7 @@
 # ODKD on COCO 256x192 (our design from the abstract; see docs/odkd.md): HRNet-W16 student
 # (td-hm_hrnet-w16_8xb64-210e_coco-256x192.py, whose data, schedule and evaluation this config
 # inherits), primary teacher MMPose's HRNet-W32 (AP 0.749), senior teacher our mask-aware
-# HRNet-W48 (td-hm-mask_hrnet-w48_8xb32-210e_coco-256x192.py, train it first). Both teachers
+# HRNet-W48 (td-hm-mask_hrnet-w48_8xb32-20e_coco-256x192.py, train it first). Both teachers
 # frozen; the senior's heatmaps are masked by its own person mask (source head.masked_output,
 # option (a)). Each teacher has one ODKDHeatmapLoss (binarised at 0.5 x peak, hard 0/1 target,
 # MSE with keypoint weights); OrderlyTeacherHook gives epochs 0-104 to the primary teacher and
@@ -23,8 +23,8 @@ model = dict(
             'topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth',
             source='head.final_layer'),
         senior=dict(
-            model='{{ fileDirname }}/td-hm-mask_hrnet-w48_8xb32-210e_coco-256x192.py',
-            checkpoint='work_dirs/td-hm-mask_hrnet-w48_8xb32-210e_coco-256x192/epoch_210.pth',
+            model='{{ fileDirname }}/td-hm-mask_hrnet-w48_8xb32-20e_coco-256x192.py',
+            checkpoint='work_dirs/td-hm-mask_hrnet-w48_8xb32-20e_coco-256x192/epoch_20.pth',
             source='head.masked_output')),
     distill_losses=dict(
         loss_primary=dict(kd, teacher_name='primary', loss_weight=1.0),

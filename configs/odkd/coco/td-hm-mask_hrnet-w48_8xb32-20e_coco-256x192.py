@@ -1,0 +1,50 @@
+# ODKD senior teacher (our design): MMPose's HRNet-W48 COCO 256x192 heatmap model with a
+# person-mask output (MaskAwareHeatmapHead: one extra 1x1 conv beside final_layer, class-balanced
+# BCE + Dice against the instance's COCO segmentation rasterised on the 48x64 heatmap grid by
+# TopdownGenerateMask, mask_loss_weight=1.0). A short fine-tune, not a full schedule: from
+# MMPose's HRNet-W48 COCO checkpoint (load_from below; only the mask layer starts from scratch),
+# 20 epochs at a fifth of the base learning rate, on COCO train2017 keypoints + segmentation
+# (the person annotations carry both). Validation (ground-truth boxes): keypoint AP and the mask
+# IoU; predict / flip test are HeatmapHead's.
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w48_8xb32-210e_coco-256x192.py']
+custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
+# Checkpoints written atomically, --resume past a truncated newest one (okdhp_mm's hook).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+
+codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+model = dict(head=dict(type='MaskAwareHeatmapHead', mask_loss_weight=1.0,
+                       mask_key='person_mask', mask_mode='soft'))
+load_from = ('https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/topdown_heatmap/coco/'
+             'td-hm_hrnet-w48_8xb32-210e_coco-256x192-0e67c616_20220913.pth')
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='TopdownGenerateMask', heatmap_size=codec['heatmap_size']),
+    dict(type='PackPoseInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='TopdownGenerateMask', heatmap_size=codec['heatmap_size']),
+    dict(type='PackPoseInputs')
+]
+# Ground-truth boxes: the mask target needs each annotation's segmentation (detections have
+# none), so keypoint AP here is the gt-box AP, not the model zoo's detected-box AP.
+val_dataloader = dict(dataset=dict(pipeline=val_pipeline, bbox_file=None))
+test_dataloader = val_dataloader
+val_evaluator = [{{_base_.val_evaluator}}, dict(type='MaskIoUMetric')]
+test_evaluator = val_evaluator
+
+train_cfg = dict(max_epochs=20, val_interval=5)
+optim_wrapper = dict(optimizer=dict(lr=1e-4))
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
+    dict(type='MultiStepLR', begin=0, end=20, milestones=[15], gamma=0.1, by_epoch=True)]
