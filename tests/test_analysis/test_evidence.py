@@ -134,3 +134,33 @@ def test_one_seed_results_are_strict_json_and_say_so(tmp_path):
     md = open(write_markdown(summary, str(tmp_path / 'r.md'))).read()
     assert '| +0.050 (one seed) | no |' in md
     assert 'is the slim student trained alone' in md
+
+
+def test_runs_done_before_are_reused_in_dependency_order(tmp_path):
+    """A teacher and the run that needs it, both trained before: the scheduler reuses the
+    teacher, which makes the second run ready, and reuses that too (no process started)."""
+    from helpers.paths import SYN_TEACHER
+    from okdhp_mm.analysis.evidence.scheduler import _fingerprint, run_all
+
+    split = dict(data_root=str(tmp_path), ann_file='a.json', img_prefix='i/')
+    teacher = RunSpec('teacher/t', str(SYN_TEACHER), 0, {'train_cfg.max_epochs': 2})
+    student = RunSpec('student/seed0', str(SYN_TEACHER), 0,
+                      {'load_from': '{checkpoint:teacher/t}'})
+    done = {}
+    for spec, options in ((teacher, teacher.options), (student, None)):
+        work = tmp_path / spec.key
+        work.mkdir(parents=True)
+        ckpt = work / 'epoch_2.pth'
+        ckpt.write_bytes(b'x')
+        if options is None:
+            options = {'load_from': done['teacher/t']['checkpoint']}
+        fp = _fingerprint(spec, split, dict(options, init_from=None))
+        (work / 'spec.json').write_text(json.dumps(dict(fingerprint=fp)))
+        done[spec.key] = dict(train_seconds=1.0, checkpoint=str(ckpt),
+                              metrics={'tune': {'coco/AP': 0.5}})
+        (work / 'result.json').write_text(json.dumps(done[spec.key]))
+    logs = []
+    results = run_all([teacher, student], split, {'tune': split}, str(tmp_path), jobs=2,
+                      log=logs.append)
+    assert results == done
+    assert [line.split('] ')[1] for line in logs] == ['reuse teacher/t', 'reuse student/seed0']

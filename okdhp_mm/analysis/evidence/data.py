@@ -35,6 +35,8 @@ def prepare_data(data_dir: str, sizes: EvidenceData, log=print) -> Dict[str, Dic
     fields (``data_root``, ``ann_file``, ``img_prefix``)."""
     from okdhp_mm.datasets.synthetic import generate_synthetic_coco
 
+    # Absolute: the training split is part of every run's fingerprint.
+    data_dir = osp.abspath(data_dir)
     main = osp.join(data_dir, f'synthetic_coco_{sizes.train_images}-{sizes.report_images}')
     tune = osp.join(data_dir, f'synthetic_coco_tune-{sizes.tune_images}')
     for root, n_train, n_val, seed in ((main, sizes.train_images, sizes.report_images,

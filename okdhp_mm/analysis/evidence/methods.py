@@ -58,6 +58,9 @@ OKDHP_VARIANTS = {
     # The same branches, the ensemble taught by heatmap MSE (FPD's KD loss, weight = GT's 0.5)
     # instead of the near-uniform pixel softmax.
     'split-mse': dict(MSE_KD, config=OKDHP_SPLIT),
+    # ... with the released lambda_kd = 2 on the MSE term (weight 2 x GT's 0.5).
+    'split-mse-kd2': {'config': OKDHP_SPLIT, 'model.head.kd_loss': dict(
+        type='KeypointMSELoss', use_target_weight=True, loss_weight=1.0)},
 }
 
 register(Method(
@@ -127,6 +130,15 @@ HHD_VARIANTS = {
     # against the sum-normalised teacher map, 4x4 crop.
     'distribution': {HHD_LOSS: dict(type='HHDLoss', crop_size=(4, 4), student_norm='softmax',
                                teacher_norm='l1', beta=10.0, loss_weight=0.5)},
+    # At the released weight the HHD term is 100-400x the task loss (SmoothL1 on normalised
+    # coordinates, ~0.002-0.004 here) and the student follows it, not the coordinates: the
+    # released loss at weights that put it near the task loss's scale, and the distribution
+    # form at a tenth of its weight.
+    'released-w0.05': {f'{HHD_LOSS}.loss_weight': 0.05},
+    'released-w0.005': {f'{HHD_LOSS}.loss_weight': 0.005},
+    'distribution-w0.05': {HHD_LOSS: dict(type='HHDLoss', crop_size=(4, 4),
+                                     student_norm='softmax', teacher_norm='l1', beta=10.0,
+                                     loss_weight=0.05)},
 }
 
 register(Method(

@@ -154,6 +154,9 @@ def run_all(specs: Sequence[RunSpec], train_split: Mapping[str, Any],
                 env=env)
             running[spec.key] = (proc, time.time(), log_file)
             say(('evaluate ' if previous is not None else 'train ') + spec.key)
+        ready = any(all(k in results for k in s.needs) for s in pending)
+        if ready and not running:
+            continue  # runs reused in this pass made others ready: start them now
         if not running and pending:
             raise RuntimeError(f'runs {[s.key for s in pending]} wait for runs that failed')
         time.sleep(1)
