@@ -58,9 +58,6 @@ OKDHP_VARIANTS = {
     # The same branches, the ensemble taught by heatmap MSE (FPD's KD loss, weight = GT's 0.5)
     # instead of the near-uniform pixel softmax.
     'split-mse': dict(MSE_KD, config=OKDHP_SPLIT),
-    # ... with the released lambda_kd = 2 on the MSE term (weight 2 x GT's 0.5).
-    'split-mse-kd2': {'config': OKDHP_SPLIT, 'model.head.kd_loss': dict(
-        type='KeypointMSELoss', use_target_weight=True, loss_weight=1.0)},
 }
 
 register(Method(
