@@ -88,7 +88,7 @@ def test_okdhp_row_exports_the_branch_best_on_the_tune_split(tmp_path):
         machine='test', wall_seconds=60, seeds=list(preset.seeds), data=vars(preset.data)))
     json.dumps(summary)  # serialisable
     text = open(write_markdown(summary, str(tmp_path / 'r.md'))).read()
-    assert '| okdhp (released) | 0.405 ± 0.007 | 0.435 ± 0.007 | +0.030 ± 0.000 |' in text
+    assert '| okdhp (split) | 0.405 ± 0.007 | 0.435 ± 0.007 | +0.030 ± 0.000 |' in text
     assert 'exported branch 1 (best on the tune split)' in text
 
 
@@ -101,11 +101,11 @@ def test_demo_preset_reuses_the_student_alone_as_teacher_and_primary():
     by_key = {s.key: s for s in specs}
     assert 'teacher/heatmap' not in by_key
     assert sorted(by_key) == sorted([
-        'alone/res18/seed0', 'okdhp-released/seed0', 'alone/res18-16/seed0',
-        'alone/dsnt-res18-16/seed0', 'hhd-released/seed0', 'teacher/senior',
+        'alone/res18/seed0', 'okdhp-split/seed0', 'alone/res18-16/seed0',
+        'alone/dsnt-res18-16/seed0', 'hhd-released-w0.005/seed0', 'teacher/senior',
         'odkd-orderly/seed0'])
     teacher = '{checkpoint:alone/res18/seed0}'
-    assert by_key['hhd-released/seed0'].options['model.teacher_checkpoint'] == teacher
+    assert by_key['hhd-released-w0.005/seed0'].options['model.teacher_checkpoint'] == teacher
     odkd = by_key['odkd-orderly/seed0'].options
     assert odkd['model.teachers.primary.checkpoint'] == teacher
     assert by_key['teacher/senior'].options['load_from'] == teacher

@@ -13,8 +13,12 @@ from helpers.paths import REPO
 # What a user runs: not the shared pieces under _base_/ (they are no model on their own).
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py')
                  if not p.name.startswith('_') and '_base_' not in p.parts)
-OKDHP_PAPER = sorted(p for p in CONFIGS if p.parent.name in ('coco', 'mpii')
-                     and p.parent.parent.name == 'okdhp' and p.name.startswith('okdhp_'))
+OKDHP_COCO_MPII = [p for p in CONFIGS if p.parent.name in ('coco', 'mpii')
+                   and p.parent.parent.name == 'okdhp' and p.name.startswith('okdhp_')]
+# The papers' recipes (hourglass and MobilePose students); the RTMPose ones (ours) keep
+# RTMPose's own recipe and are checked against MMPose's RTMPose configs below.
+OKDHP_PAPER = sorted(p for p in OKDHP_COCO_MPII if not p.name.startswith('okdhp_rtmpose'))
+OKDHP_RTMPOSE = sorted(p for p in OKDHP_COCO_MPII if p.name.startswith('okdhp_rtmpose'))
 
 
 def _build(cfg: Config):
@@ -127,3 +131,54 @@ def test_synthetic_configs_codec_is_the_one_their_head_decodes_with(path):
         decoder = head.get('decoder') or head.get('branch_head', {}).get('decoder')
         if decoder is not None:
             assert plain(decoder) == plain(cfg.codec), path.name
+
+
+def _rtmpose_baseline_of(path: Path) -> Path:
+    """MMPose's own RTMPose config that branch 0 of an OKDHP RTMPose config exports as:
+    okdhp_rtmpose-<size>[-unbalanced]-3b_<tail> -> MMPose's rtmpose-<size>_<tail>."""
+    import mmpose
+
+    match = re.fullmatch(r'okdhp_rtmpose-(?P<size>[a-z]+)(-unbalanced)?-3b_(?P<tail>.+)',
+                         path.name)
+    assert match, path.name
+    baseline = (Path(mmpose.__file__).parent / '.mim/configs/body_2d_keypoint/rtmpose/coco' /
+                f"rtmpose-{match['size']}_{match['tail']}")
+    assert baseline.is_file(), baseline
+    return baseline
+
+
+def _unscoped(value):
+    """A config value without the ``_scope_`` keys that a config's own default scope adds."""
+    if isinstance(value, dict):
+        return {k: _unscoped(v) for k, v in value.items() if k != '_scope_'}
+    if isinstance(value, (list, tuple)):
+        return [_unscoped(v) for v in value]
+    return value
+
+
+def test_rtmpose_configs_keep_rtmposes_recipe():
+    assert [p.name for p in OKDHP_RTMPOSE] == [
+        'okdhp_rtmpose-s-3b_8xb256-420e_coco-256x192.py',
+        'okdhp_rtmpose-t-3b_8xb256-420e_coco-256x192.py',
+        'okdhp_rtmpose-t-unbalanced-3b_8xb256-420e_coco-256x192.py']
+    for path in OKDHP_RTMPOSE:
+        ours, theirs = Config.fromfile(path), Config.fromfile(_rtmpose_baseline_of(path))
+        for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'train_pipeline', 'codec'):
+            assert _unscoped(ours[key]) == _unscoped(theirs[key]), (path.name, key)
+        assert ours.model.head.kd_ramp_epochs == int(0.6 * theirs.max_epochs) == 252
+
+
+@pytest.mark.parametrize('path', OKDHP_RTMPOSE, ids=lambda p: p.name)
+def test_each_rtmpose_branch_0_exports_as_mmposes_rtmpose(path):
+    """Branch 0 of the RTMPose OKDHP network is MMPose's RTMPose: same keys, shapes, config."""
+    model = _build(Config.fromfile(path))
+    baseline_cfg = Config.fromfile(_rtmpose_baseline_of(path))
+    baseline = _build(baseline_cfg)
+    student_cfg, state = model.export_student(0)
+    assert student_cfg['type'] == 'TopdownPoseEstimator'
+    assert {k: tuple(v.shape) for k, v in state.items()} == {
+        k: tuple(v.shape) for k, v in baseline.state_dict().items()}
+    theirs = baseline_cfg.to_dict()['model']
+    for part in ('backbone', 'head'):
+        strip = lambda d: {k: v for k, v in d.items() if k != 'init_cfg'}  # noqa: E731
+        assert strip(student_cfg[part]) == strip(theirs[part]), (path.name, part)

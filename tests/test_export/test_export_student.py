@@ -100,7 +100,7 @@ def test_export_tool_writes_a_student_plain_mmpose_loads(tmp_path, samples):
     assert 'okdhp_mm' not in text and 'TeacherStudentDistiller' not in text
     assert 'HHDLoss' not in text and 'DSNTHead' in text
     meta = yaml.safe_load(open(info['metafile']))['Models'][0]
-    assert meta['Metadata']['Architecture'] == ['MobileNetV2', 'DSNTHead']
+    assert meta['Metadata']['Architecture'] == ['ResNet', 'DSNTHead']  # res18-16 DSNT
 
     common = ['--ann', samples / 'coco/test_coco.json', '--img-dir', samples / 'coco']
     run_cmd([sys.executable, REPO / 'tools/verify_student.py', info['config'],

@@ -20,6 +20,9 @@ from mmengine.logging import print_log
 __all__ = ['NoReadableCheckpointError', 'resolve_resume_checkpoint', 'unreadable_reason']
 
 
+_MISSING = 'the file does not exist'
+
+
 class NoReadableCheckpointError(RuntimeError):
     """``--resume`` was asked for, and no checkpoint of the work dir can be read."""
 
@@ -29,12 +32,18 @@ def unreadable_reason(path: str) -> Optional[str]:
     from okdhp_mm.utils.safe_checkpoint import UnreadableCheckpointError, safe_torch_load
 
     if not osp.isfile(path):
-        return 'the file does not exist'
+        return _MISSING
     try:
         safe_torch_load(path, map_location='cpu')
     except UnreadableCheckpointError as err:
         return err.reason
     return None
+
+
+def _describe(path: str, why: str) -> str:
+    if why == _MISSING:
+        return f'checkpoint {path} does not exist'
+    return f'checkpoint {path} is unreadable (truncated or not a PyTorch checkpoint): {why}'
 
 
 def _candidates(work_dir: str) -> List[str]:
@@ -69,9 +78,8 @@ def resolve_resume_checkpoint(runner) -> Optional[str]:
         why = unreadable_reason(path)
         if why is None:
             if tried:
-                message = (f'resume: checkpoint {tried[0][0]} is unreadable ({tried[0][1]}); '
-                           f'resuming from {path}, the newest readable checkpoint of '
-                           f'{runner.work_dir}')
+                message = (f'resume: {_describe(*tried[0])}; resuming from {path}, the newest '
+                           f'readable checkpoint of {runner.work_dir}')
                 warnings.warn(message)
                 print_log(message, logger='current', level=logging.WARNING)
             runner._load_from = path

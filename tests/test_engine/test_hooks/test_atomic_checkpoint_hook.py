@@ -65,7 +65,8 @@ def test_resume_falls_back_to_the_newest_readable_checkpoint(tmp_path):
     _truncate(tmp_path / 'epoch_2.pth')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_3.pth'))
     runner = _runner(tmp_path)
-    with pytest.warns(UserWarning, match=r'epoch_3\.pth is unreadable .*resuming from .*'
+    with pytest.warns(UserWarning, match=r'epoch_3\.pth is unreadable \(truncated or not a '
+                                         r'PyTorch checkpoint\): .*; resuming from .*'
                                          r'epoch_1\.pth'):
         assert resolve_resume_checkpoint(runner) == str(tmp_path / 'epoch_1.pth')
     assert runner._load_from == str(tmp_path / 'epoch_1.pth')
