@@ -16,15 +16,13 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def main(argv=None) -> int:
-    from okdhp_mm.analysis.evidence.plan import BASELINE, SMALL
-    from okdhp_mm.analysis.evidence.methods import OKDHP_SPLIT
+    from okdhp_mm.analysis.evidence.methods import OKDHP_VARIANTS
+    from okdhp_mm.analysis.evidence.plan import BASELINE, OKDHP, SMALL
     from okdhp_mm.analysis.training_cost import (cost_markdown, evidence_cost_rows,
                                                  paper_cost_rows)
 
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--evidence', help="an evidence run's results.json")
-    p.add_argument('--okdhp-config', default=None,
-                   help='the OKDHP config of the evidence row (default: the split-layer4 one)')
     p.add_argument('--out', help='also write the tables here')
     args = p.parse_args(argv)
     evidence = []
@@ -32,7 +30,10 @@ def main(argv=None) -> int:
         with open(args.evidence) as f:
             summary = json.load(f)
         meta = summary['meta']
-        configs = dict(alone=BASELINE, okdhp=args.okdhp_config or OKDHP_SPLIT,
+        # The OKDHP row's config follows from the recipe the run reported.
+        variant = summary['methods']['okdhp']['variant'] or ''
+        okdhp = OKDHP_VARIANTS.get(variant, {}).get('config', OKDHP)
+        configs = dict(alone=BASELINE, okdhp=okdhp,
                        fpd_student=SMALL, fpd_teacher=BASELINE)
         ratio = meta.get('teacher_epochs', 1) / meta.get('epochs', 1)
         if meta.get('teacher') == 'alone':

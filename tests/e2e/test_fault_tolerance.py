@@ -2,7 +2,8 @@
 checkpoint on ``--resume``, and the tools' errors on unreadable files.
 
 Every run is ``mim train mmpose`` on the tiny COCO-samples OKDHP config (4 images with 12
-annotated people: 3 iterations per epoch, a checkpoint every epoch, ``AtomicCheckpointHook`` from its recipe).
+annotated people: 3 iterations per epoch, a checkpoint every epoch, ``AtomicCheckpointHook``
+from its recipe).
 """
 from __future__ import annotations
 
