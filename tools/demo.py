@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The main job: OKDHP, HHD and ODKD on the built-in data, each against its student alone.
 
-    python tools/demo.py [--methods okdhp,hhd,odkd] [--quick] [--out reports/demo] [--jobs 2]
+    python tools/demo.py [--methods okdhp,hhd,odkd] [--quick] [--out DIR] [--jobs 2]
 
 1. generate the synthetic COCO-format set (once),
 2. train, two runs at a time: the slim ResNet-18 alone (OKDHP's comparison, HHD's heatmap
@@ -29,12 +29,16 @@ def main(argv=None) -> int:
     p.add_argument('--methods', default=','.join(DEMO_METHODS),
                    help=f'comma-separated, from {",".join(DEMO_METHODS)} (default: all)')
     p.add_argument('--quick', action='store_true', help='tiny run (< 3 minutes): smoke test')
-    p.add_argument('--out', default=osp.join(REPO, 'reports', 'demo'), help='report folder')
+    p.add_argument('--out', default=None,
+                   help='report folder (default: reports/demo[-quick]: a quick run keeps the '
+                   'full report)')
     p.add_argument('--data-dir', default=None, help='synthetic data (default: data/demo[-quick])')
     p.add_argument('--work-dir', default=None, help='trainings (default: work_dirs/demo[-quick])')
     p.add_argument('--jobs', type=int, default=2, help='runs at a time (1 thread each)')
     p.add_argument('--no-benchmark', action='store_true', help='leave the benchmark out')
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = osp.join(REPO, 'reports', 'demo-quick' if args.quick else 'demo')
     try:
         result = run_demo([m for m in args.methods.split(',') if m], quick=args.quick,
                           out_dir=args.out, data_dir=args.data_dir, work_dir=args.work_dir,
