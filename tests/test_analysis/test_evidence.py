@@ -164,3 +164,15 @@ def test_runs_done_before_are_reused_in_dependency_order(tmp_path):
                       log=logs.append)
     assert results == done
     assert [line.split('] ')[1] for line in logs] == ['reuse teacher/t', 'reuse student/seed0']
+
+
+def test_report_names_reused_training_time(tmp_path):
+    """A report assembled mostly from earlier runs says how long their training took: 600 s of
+    training cannot fit in 60 s with 2 runs at a time, so it was reused."""
+    from okdhp_mm.analysis.evidence.report import _run_time
+    assert _run_time(dict(wall_seconds=600, train_seconds_total=1200, jobs=2)) == \
+        'the run took 10 min'
+    assert _run_time(dict(wall_seconds=60, train_seconds_total=3000, jobs=2)) == (
+        'the run took 1 min (it reused runs trained before with the same settings; the '
+        'trainings it reports add up to 50 min, 2 at a time)')
+    assert _run_time(dict(wall_seconds=120)) == 'the run took 2 min'  # older results.json

@@ -66,7 +66,11 @@ def run_evidence(methods: Sequence[str], preset: Preset, out_dir: str, work_dir:
                     f'{row["gain_mean"]:+.3f} ± {row["gain_sem"]:.3f} (SEM)')
         return None
     tuned = {m.name: list(m.variants) for m in chosen}
-    meta = dict(machine=_machine(), wall_seconds=time.time() - start, seeds=list(preset.seeds),
+    # Runs trained before with the same settings are reused, so the wall time of this call can
+    # be far below the training it reports: record both.
+    train_total = sum(r.get('train_seconds', 0.0) for r in results.values())
+    meta = dict(machine=_machine(), wall_seconds=time.time() - start,
+                train_seconds_total=train_total, seeds=list(preset.seeds),
                 teacher=preset.teacher,
                 epochs=preset.epochs, teacher_epochs=preset.teacher_epochs,
                 finetune_epochs=preset.finetune_epochs, data=vars(preset.data), jobs=jobs,

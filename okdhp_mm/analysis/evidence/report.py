@@ -100,6 +100,19 @@ def _gain(row: Mapping[str, Any]) -> str:
     return f"{row['gain_mean']:+.3f}" + (f' ± {sem:.3f}' if sem == sem else ' (one seed)')
 
 
+def _run_time(meta: Mapping[str, Any]) -> str:
+    """The wall time of the call that wrote the report and, where it reused runs trained
+    before, the training time of every run it reports (summed over parallel runs)."""
+    wall, jobs = meta['wall_seconds'], max(1, meta.get('jobs', 1))
+    total = meta.get('train_seconds_total')
+    text = f'the run took {wall / 60:.0f} min'
+    # More training than ``jobs`` runs at a time could do in the wall time: some was reused.
+    if total is not None and total > wall * jobs:
+        text += (f' (it reused runs trained before with the same settings; the trainings it '
+                 f'reports add up to {total / 60:.0f} min, {jobs} at a time)')
+    return text
+
+
 def write_markdown(summary: Mapping[str, Any], path: str) -> str:
     meta = summary['meta']
     lines = ['# Evidence: every method against the same student trained alone', '',
@@ -108,8 +121,7 @@ def write_markdown(summary: Mapping[str, Any], path: str) -> str:
              f"OKDHP's exported branch chosen on a separate tune split of "
              f"{meta['data']['tune_images']} images); seeds {meta['seeds']} (a seed changes "
              'initialisation and data order, not the data). CocoMetric AP with ground-truth '
-             f"boxes and flip test. {meta['machine']}; the run took "
-             f"{meta['wall_seconds'] / 60:.0f} min." + (
+             f"boxes and flip test. {meta['machine']}; {_run_time(meta)}." + (
                  ' The heatmap teacher (of FPD and HHD, and ODKD\'s primary teacher) is the '
                  'slim student trained alone; the senior teacher is it fine-tuned with a '
                  'mask output.' if meta.get('teacher') == 'alone' else ''), '',
