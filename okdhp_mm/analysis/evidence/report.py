@@ -146,8 +146,9 @@ def write_markdown(summary: Mapping[str, Any], path: str) -> str:
                              f", ensemble {pick['ensemble_ap']:.3f}; exported branch "
                              f"{pick['branch']} (best on the tune split)")
     if summary['tuning']:
-        lines += ['', '## Recipes tried (tune split only; the reported rows use the '
-                  'recipe named in the table)', '',
+        lines += ['', '## Recipes on the tune split (the reported rows use the recipe named '
+                  'in the table; other variants appear when this run has them for every seed: '
+                  '`--variants all`)', '',
                   '| method | recipe | alone AP | method AP | gain ± SEM |', '| --- | --- | --- | --- | --- |']
         for name, variants in summary['tuning'].items():
             for v, row in variants.items():
