@@ -19,8 +19,6 @@ import argparse
 import os.path as osp
 import sys
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
 
 def main(argv=None) -> int:
     from okdhp_mm.analysis.demo import DEMO_METHODS, run_demo
@@ -37,8 +35,6 @@ def main(argv=None) -> int:
     p.add_argument('--jobs', type=int, default=2, help='runs at a time (1 thread each)')
     p.add_argument('--no-benchmark', action='store_true', help='leave the benchmark out')
     args = p.parse_args(argv)
-    if args.out is None:
-        args.out = osp.join(REPO, 'reports', 'demo-quick' if args.quick else 'demo')
     try:
         result = run_demo([m for m in args.methods.split(',') if m], quick=args.quick,
                           out_dir=args.out, data_dir=args.data_dir, work_dir=args.work_dir,
@@ -46,9 +42,9 @@ def main(argv=None) -> int:
     except (ValueError, RuntimeError) as err:
         print(f'demo: error: {err}', file=sys.stderr)
         return 2
-    with open(osp.join(args.out, 'summary.md')) as f:
+    with open(osp.join(result['out_dir'], 'summary.md')) as f:
         print(f.read())
-    print(f'[demo] {result["seconds"]:.0f} s; report in {args.out}')
+    print(f'[demo] {result["seconds"]:.0f} s; report in {result["out_dir"]}')
     return 0
 
 

@@ -79,10 +79,14 @@ def _export(name: str, row: Dict[str, Any], method_run: Dict[str, Any], config: 
 
 
 def run_demo(methods: Sequence[str] = DEMO_METHODS, quick: bool = False,
-             out_dir: str = osp.join(_REPO, 'reports', 'demo'), data_dir: Optional[str] = None,
+             out_dir: Optional[str] = None, data_dir: Optional[str] = None,
              work_dir: Optional[str] = None, jobs: int = 2, benchmark: bool = True,
              log: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Train, export, check and report ``methods`` (a subset of :data:`DEMO_METHODS`)."""
+    """Train, export, check and report ``methods`` (a subset of :data:`DEMO_METHODS`).
+
+    ``out_dir``, ``data_dir`` and ``work_dir`` default to ``reports/``, ``data/`` and
+    ``work_dirs/`` folders named ``demo`` or ``demo-quick``, so a quick run keeps a full one's.
+    """
     from okdhp_mm.analysis.evidence import PRESETS, run_evidence
     from okdhp_mm.analysis.evidence.plan import METHODS
     from okdhp_mm.analysis.evidence.scheduler import RETAIN_FREED_MEMORY
@@ -97,6 +101,7 @@ def run_demo(methods: Sequence[str] = DEMO_METHODS, quick: bool = False,
     preset = PRESETS[name]
     data_dir = data_dir or osp.join(_REPO, 'data', name)
     work_dir = work_dir or osp.join(_REPO, 'work_dirs', name)
+    out_dir = out_dir or osp.join(_REPO, 'reports', name)
     os.makedirs(out_dir, exist_ok=True)
 
     log(f'[demo] training {", ".join(methods)} and their students alone ({preset.epochs} '
@@ -145,7 +150,7 @@ def run_demo(methods: Sequence[str] = DEMO_METHODS, quick: bool = False,
     total = time.time() - t0
     path = _write_summary(summary, exports, bench, out_dir, name, train_seconds, total)
     log(f'[demo] done in {total:.0f} s; report: {path}')
-    return dict(summary=summary, exports=exports, benchmark=bench, seconds=total)
+    return dict(summary=summary, exports=exports, benchmark=bench, seconds=total, out_dir=out_dir)
 
 
 def _write_summary(summary: Dict[str, Any], exports: Dict[str, Dict[str, Any]],
