@@ -16,8 +16,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def main(argv=None) -> int:
-    from okdhp_mm.analysis.evidence.methods import OKDHP_VARIANTS
-    from okdhp_mm.analysis.evidence.plan import BASELINE, OKDHP, SMALL
+    from okdhp_mm.analysis.evidence.methods import okdhp_config
+    from okdhp_mm.analysis.evidence.plan import BASELINE, SMALL
     from okdhp_mm.analysis.training_cost import (cost_markdown, evidence_cost_rows,
                                                  paper_cost_rows)
 
@@ -31,9 +31,7 @@ def main(argv=None) -> int:
             summary = json.load(f)
         meta = summary['meta']
         # The OKDHP row's config follows from the recipe the run reported.
-        variant = summary['methods']['okdhp']['variant'] or ''
-        okdhp = OKDHP_VARIANTS.get(variant, {}).get('config', OKDHP)
-        configs = dict(alone=BASELINE, okdhp=okdhp,
+        configs = dict(alone=BASELINE, okdhp=okdhp_config(summary['methods']['okdhp']['variant']),
                        fpd_student=SMALL, fpd_teacher=BASELINE)
         ratio = meta.get('teacher_epochs', 1) / meta.get('epochs', 1)
         if meta.get('teacher') == 'alone':

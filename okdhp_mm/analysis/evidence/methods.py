@@ -33,12 +33,17 @@ def _ramp(epochs: int) -> int:
 
 
 # ---------------------------------------------------------------------------------- OKDHP
+def okdhp_config(variant: str) -> str:
+    """The config an OKDHP variant trains (most change options only, 'split*' the config)."""
+    if variant not in OKDHP_VARIANTS:
+        raise KeyError(f'unknown OKDHP variant {variant!r}; choose from {sorted(OKDHP_VARIANTS)}')
+    return OKDHP_VARIANTS[variant].get('config', OKDHP)
+
+
 def _okdhp(p: Preset, seed: int, variant: str) -> RunSpec:
     options = dict(schedule(p.epochs), **{'model.head.kd_ramp_epochs': _ramp(p.epochs)})
-    changes = dict(OKDHP_VARIANTS[variant])
-    config = changes.pop('config', OKDHP)
-    options.update(changes)
-    return RunSpec(_variant_key('okdhp', variant, seed), config, seed, options)
+    options.update({k: v for k, v in OKDHP_VARIANTS[variant].items() if k != 'config'})
+    return RunSpec(_variant_key('okdhp', variant, seed), okdhp_config(variant), seed, options)
 
 
 OKDHP_SPLIT = OKDHP.replace('okdhp_res18-3b_', 'okdhp_res18-3b-split-layer4_')
