@@ -8,7 +8,7 @@ from typing import Any, Dict, Tuple
 
 from mmengine.config import Config
 
-from .contract import ExportError
+from ..models.utils.export_contract import ExportError
 
 __all__ = ['best_metric_key', 'branch_metrics', 'choose_best_branch']
 

@@ -6,7 +6,7 @@ from typing import Any, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from .contract import NeedsPlugin
+from ..models.utils.export_contract import NeedsPlugin
 
 __all__ = ['PLAIN_PACKAGES', 'PLUGIN_IMPORTS', 'find_foreign_types', 'find_plugin_types',
            'plain_config', 'plain_value']
@@ -101,6 +101,8 @@ def plain_config(cfg: Config, student_cfg: dict, needs_plugin: bool = False) -> 
     for key in ('load_from', 'resume'):
         plain.pop(key, None)
     plain.pop('custom_hooks', None)  # ours drive training only (teacher switches, ...)
+    # configs/_base_/okdhp_mm_runtime.py's variable, already merged into default_hooks.
+    plain.pop('checkpoint_hook', None)
     checkpoint = plain.get('default_hooks', {}).get('checkpoint')
     if isinstance(checkpoint, dict) and checkpoint.get('type') == 'AtomicCheckpointHook':
         checkpoint['type'] = 'CheckpointHook'  # MMEngine's (same arguments, in-place writes)

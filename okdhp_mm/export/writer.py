@@ -18,10 +18,10 @@ import torch
 from mmengine.config import Config
 
 from ..models.utils.branches import BranchIndexError, check_branch_index
+from ..models.utils.export_contract import ExportableStudent, ExportError
 from ..utils.checkpoint import compare_state_dicts, read_checkpoint
 from ..utils.config import build_model_from_config, config_input_size
 from .branch_choice import best_metric_key, branch_metrics, choose_best_branch
-from .contract import ExportableStudent, ExportError
 from .plain_config import (PLUGIN_IMPORTS, find_foreign_types, find_plugin_types,
                            plain_config, plain_value)
 

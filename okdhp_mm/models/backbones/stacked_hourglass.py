@@ -27,7 +27,7 @@ from mmengine.model import BaseModule
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-from ...export.contract import NeedsPlugin
+from ..utils import NeedsPlugin
 
 __all__ = ['HourglassStack', 'PreActBottleneck', 'StackedHourglassNet', 'hourglass_stem']
 

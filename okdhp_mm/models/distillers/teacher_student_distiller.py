@@ -26,12 +26,12 @@ from mmengine.model import BaseModel
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-from ...export.contract import ExportableStudent, ExportsPlainHead
 from ...utils.checkpoint import load_complete_checkpoint
-from ..utils import (OUTPUT_SOURCES, InputConverter, ModelSpec, ModuleOutputRecorder,
-                     align_heatmaps, auto_source, autocast_disabled, bf16_autocast_active,
-                     check_teacher_fits, collect_log_vars, get_module, load_model_config,
-                     strip_pretrained, teacher_specs)
+from ...utils.config import ModelSpec, load_model_config, strip_pretrained
+from ..utils import (OUTPUT_SOURCES, ExportableStudent, ExportsPlainHead, InputConverter,
+                     ModuleOutputRecorder, align_heatmaps, auto_source, autocast_disabled,
+                     bf16_autocast_active, check_teacher_fits, collect_log_vars, get_module,
+                     teacher_specs)
 
 __all__ = ['TeacherStudentDistiller']
 

@@ -26,8 +26,9 @@ minority of a crop, and the hard mask is then empty);
 from __future__ import annotations
 
 import copy
+import inspect
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -194,12 +195,22 @@ class MaskAwareHeatmapHead(HeatmapHead):
     @staticmethod
     def export_plain(head_cfg: Mapping, state: Optional[Mapping] = None,
                      prefix: str = 'head.') -> Tuple[dict, Optional['OrderedDict']]:
-        """Plain ``HeatmapHead`` config (and state dict without ``mask_layer``) of this head."""
+        """Plain ``HeatmapHead`` config (and state dict without ``mask_layer``) of this head:
+        every argument this head adds to ``HeatmapHead`` (the ``mask_*`` ones) is dropped."""
         cfg = copy.deepcopy(dict(head_cfg))
         cfg['type'] = 'HeatmapHead'
-        for key in ('mask_loss_weight', 'mask_key', 'mask_mode'):
+        for key in _own_arguments():
             cfg.pop(key, None)
         if state is None:
             return cfg, None
         drop = prefix + 'mask_layer.'
         return cfg, OrderedDict((k, v) for k, v in state.items() if not k.startswith(drop))
+
+
+def _own_arguments() -> List[str]:
+    """The constructor arguments of :class:`MaskAwareHeatmapHead` that ``HeatmapHead`` lacks,
+    read from the signatures: an argument added later cannot be left in an export."""
+    plain = inspect.signature(HeatmapHead.__init__).parameters
+    own = inspect.signature(MaskAwareHeatmapHead.__init__).parameters.values()
+    return [p.name for p in own
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in plain]

@@ -1,9 +1,8 @@
 """OKDHP's multi-branch head: per-branch MMPose heatmap heads, FAU ensemble, online KD losses."""
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.structures import InstanceData, PixelData
@@ -11,17 +10,12 @@ from mmpose.models.heads import CPMHead
 from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..backbones.multi_branch_base import MultiBranchFeatures
 from ..utils import heatmap_pck_accuracy
-from .multi_branch_base import ENSEMBLE, MultiBranchHeadBase, kd_ramp_weight
+from .multi_branch_base import MultiBranchHeadBase, as_list
 
-__all__ = ['ENSEMBLE', 'MultiBranchHead', 'kd_ramp_weight']
-
-
-def _as_list(x: Union[Tensor, Sequence[Tensor]]) -> List[Tensor]:
-    return [x] if isinstance(x, Tensor) else list(x)
+__all__ = ['MultiBranchHead']
 
 
 @MODELS.register_module()
@@ -74,89 +68,37 @@ class MultiBranchHead(MultiBranchHeadBase):
                  detach_ensemble: bool = False,
                  decoder: OptConfigType = None,
                  init_cfg: OptConfigType = None):
-        self.shared_head_cfg = copy.deepcopy(dict(shared_head)) if shared_head else None
-        super().__init__(branches, fau, num_branches, fau_in_index, kd_loss, kd_ramp_epochs,
-                         detach_ensemble, decoder, init_cfg,
-                         extra_keypoint_cfgs=[self.shared_head_cfg] if shared_head else [])
-        self.shared_head = MODELS.build(self.shared_head_cfg) if shared_head else None
-        self.ensemble_loss = MODELS.build(ensemble_loss)
-        self._build_shared_parts()
+        super().__init__(branches, fau, num_branches, fau_in_index, ensemble_loss, kd_loss,
+                         kd_ramp_epochs, detach_ensemble, decoder, init_cfg,
+                         shared_head=shared_head)
 
-    # ------------------------------------------------------------------ forward
+    # ------------------------------------------------------------------ outputs
+    def targets(self, batch_data_samples: OptSampleList) -> Tuple[Tensor, Tensor]:
+        gt = torch.stack([d.gt_fields.heatmaps for d in batch_data_samples])
+        weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
+        return gt, weights
+
     def branch_outputs(self, feats, index: int) -> List[Tensor]:
         """Every supervised heatmap of branch ``index`` (one per stage), last = final."""
-        return _as_list(self.branch_heads[index].forward(self._branch_feats(feats, index)))
-
-    def branch_final(self, feats, index: int) -> Tensor:
-        return self.branch_outputs(feats, index)[-1]
-
-    def shared_outputs(self, feats) -> List[Tensor]:
-        if self.shared_head is None or not isinstance(feats, MultiBranchFeatures):
-            return []
-        return _as_list(self.shared_head.forward(feats.shared))
+        # Called, not .forward(): forward hooks (profilers, recorders) see the branch head.
+        return as_list(self.branch_heads[index](self._branch_feats(feats, index)))
 
     def ensemble(self, feats, finals: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
         """FAU ensemble of the branches' final heatmaps: (heatmaps, weights (B, T, K))."""
         return self.fau(self._fau_input(feats), list(finals))
 
-    def forward(self, feats) -> Dict[str, List[Tensor]]:
-        """All outputs: ``{'shared': [...], 'branch0': [...], ..., 'ensemble': [ens]}``."""
-        outputs: Dict[str, List[Tensor]] = OrderedDict(shared=self.shared_outputs(feats))
-        finals = []
-        for t in range(self.num_branches):
-            outputs[f'branch{t}'] = self.branch_outputs(feats, t)
-            finals.append(outputs[f'branch{t}'][-1])
-        outputs[ENSEMBLE] = [self.ensemble(feats, finals)[0]]
-        return outputs
+    def shape_error(self, name: str, output: Tensor, gt: Tensor) -> Optional[str]:
+        if output.shape == gt.shape:
+            return None
+        return (f'{name} predicts heatmaps of shape {tuple(output.shape)} but the codec '
+                f'targets are {tuple(gt.shape)}: set the head\'s deconvs/out_channels to match '
+                'the codec heatmap_size')
 
-    # ------------------------------------------------------------------ loss
-    @staticmethod
-    def _loss_fn(head: nn.Module, stage: int) -> nn.Module:
-        loss_module = head.loss_module
-        return loss_module[stage] if isinstance(loss_module, nn.ModuleList) else loss_module
-
-    def loss(self, feats, batch_data_samples: OptSampleList,
-             train_cfg: ConfigType = {}) -> dict:
-        gt = torch.stack([d.gt_fields.heatmaps for d in batch_data_samples])
-        weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
-        shared = self.shared_outputs(feats)
-        per_branch = [self.branch_outputs(feats, t) for t in range(self.num_branches)]
-        for name, maps in [('shared', shared)] + [(f'branch{t}', m)
-                                                  for t, m in enumerate(per_branch)]:
-            for m in maps:
-                if m.shape != gt.shape:
-                    raise ValueError(f'{name} predicts heatmaps of shape {tuple(m.shape)} but '
-                                     f'the codec targets are {tuple(gt.shape)}: set the head\'s '
-                                     'deconvs/out_channels to match the codec heatmap_size')
-        ens, fau_weights = self.ensemble(feats, [m[-1] for m in per_branch])
-        target = ens.detach() if self.detach_ensemble else ens
-        kd_w = self.current_kd_weight()
-        visible = weights > 0
-
-        losses = dict()
-        if shared:
-            losses['loss_gt_shared'] = sum(
-                self._loss_fn(self.shared_head, i)(m, gt, weights) for i, m in enumerate(shared))
-            losses['loss_kd_shared'] = kd_w * sum(self.kd_loss(m, target, weights)
-                                                  for m in shared)
-        for t, maps in enumerate(per_branch):
-            head = self.branch_heads[t]
-            losses[f'loss_gt_b{t}'] = sum(
-                self._loss_fn(head, i)(m, gt, weights) for i, m in enumerate(maps))
-            losses[f'loss_kd_b{t}'] = kd_w * sum(self.kd_loss(m, target, weights) for m in maps)
-            # In torch (no host synchronisation): MMPose's pose_pck_accuracy, same numbers.
-            losses[f'acc_pose_b{t}'] = heatmap_pck_accuracy(maps[-1], gt, visible)
-        losses['loss_gt_ens'] = self.ensemble_loss(ens, gt, weights)
-        losses['acc_pose_ens'] = heatmap_pck_accuracy(ens, gt, visible)
-        # torch.full, not torch.tensor: no host-to-device copy (a stream sync on CUDA).
-        losses['kd_weight'] = torch.full((), kd_w, dtype=torch.float32, device=gt.device)
-        return losses
+    def accuracy(self, output: Tensor, gt: Tensor, visible: Tensor) -> Tensor:
+        # In torch (no host synchronisation): MMPose's pose_pck_accuracy, same numbers.
+        return heatmap_pck_accuracy(output, gt, visible)
 
     # ------------------------------------------------------------------ predict
-    def final_heatmaps(self, feats, which: Sequence[Union[int, str]]) -> Dict:
-        """Final heatmaps of the requested outputs, computing only what they need."""
-        return self.final_outputs(feats, which)
-
     def flip_back(self, flipped: Tensor, flip_indices: Sequence[int], test_cfg: dict) -> Tensor:
         return flip_heatmaps(flipped, flip_mode=test_cfg.get('flip_mode', 'heatmap'),
                              flip_indices=flip_indices,

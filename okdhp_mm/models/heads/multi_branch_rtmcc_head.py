@@ -10,7 +10,7 @@ ramped in as in OKDHP. A branch exports as a plain RTMPose model.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.structures import InstanceData, PixelData
@@ -21,7 +21,7 @@ from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
 from ..utils import simcc_pck_accuracy
-from .multi_branch_base import ENSEMBLE, MultiBranchHeadBase
+from .multi_branch_base import MultiBranchHeadBase
 
 __all__ = ['MultiBranchRTMCCHead']
 
@@ -59,15 +59,22 @@ class MultiBranchRTMCCHead(MultiBranchHeadBase):
                  detach_ensemble: bool = False,
                  decoder: OptConfigType = None,
                  init_cfg: OptConfigType = None):
-        super().__init__(branches, fau, num_branches, fau_in_index, kd_loss, kd_ramp_epochs,
-                         detach_ensemble, decoder, init_cfg)
-        self.ensemble_loss = MODELS.build(ensemble_loss)
-        self._build_shared_parts()
+        super().__init__(branches, fau, num_branches, fau_in_index, ensemble_loss, kd_loss,
+                         kd_ramp_epochs, detach_ensemble, decoder, init_cfg)
         self.simcc_split_ratio = float(self.branch_heads[0].simcc_split_ratio)
 
-    # ------------------------------------------------------------------ forward
-    def branch_final(self, feats, index: int) -> SimCC:
-        return tuple(self.branch_heads[index].forward(self._branch_feats(feats, index)))
+    # ------------------------------------------------------------------ outputs
+    def targets(self, batch_data_samples: OptSampleList) -> Tuple[SimCC, Tensor]:
+        gt = tuple(torch.cat([getattr(d.gt_instance_labels, f'keypoint_{a}_labels')
+                              for d in batch_data_samples]) for a in 'xy')
+        weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
+        return gt, weights
+
+    def branch_outputs(self, feats, index: int) -> List[SimCC]:
+        """Branch ``index``'s one supervised output, ``[(x, y)]``: an ``RTMCCHead`` has one
+        stage."""
+        # Called, not .forward(): forward hooks (profilers, recorders) see the branch head.
+        return [tuple(self.branch_heads[index](self._branch_feats(feats, index)))]
 
     def ensemble(self, feats, finals: Sequence[SimCC]) -> Tuple[SimCC, Tensor]:
         """FAU ensemble of the branches' (x, y) logits: ((ens_x, ens_y), weights (B, T, K))."""
@@ -75,42 +82,20 @@ class MultiBranchRTMCCHead(MultiBranchHeadBase):
         ens = tuple(self.fau.aggregate([f[i] for f in finals], weights) for i in (0, 1))
         return ens, weights
 
-    def forward(self, feats) -> dict:
-        """All outputs: ``{'branch0': (x, y), ..., 'ensemble': (x, y)}``."""
-        finals = [self.branch_final(feats, t) for t in range(self.num_branches)]
-        out = {f'branch{t}': f for t, f in enumerate(finals)}
-        out[ENSEMBLE] = self.ensemble(feats, finals)[0]
-        return out
+    def shape_error(self, name: str, output: SimCC, gt: SimCC) -> Optional[str]:
+        (x, y), (gt_x, gt_y) = output, gt
+        if x.shape == gt_x.shape and y.shape == gt_y.shape:
+            return None
+        return (f'{name} predicts SimCC vectors {tuple(x.shape)} / {tuple(y.shape)} but the '
+                f'codec targets are {tuple(gt_x.shape)} / {tuple(gt_y.shape)}: the heads\' '
+                'input_size and simcc_split_ratio must match the codec')
 
-    # ------------------------------------------------------------------ loss
-    def loss(self, feats, batch_data_samples: OptSampleList,
-             train_cfg: ConfigType = {}) -> dict:
-        gt = tuple(torch.cat([getattr(d.gt_instance_labels, f'keypoint_{a}_labels')
-                              for d in batch_data_samples]) for a in 'xy')
-        weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
-        finals = [self.branch_final(feats, t) for t in range(self.num_branches)]
-        for t, (x, y) in enumerate(finals):
-            if x.shape != gt[0].shape or y.shape != gt[1].shape:
-                raise ValueError(f'branch{t} predicts SimCC vectors {tuple(x.shape)} / '
-                                 f'{tuple(y.shape)} but the codec targets are '
-                                 f'{tuple(gt[0].shape)} / {tuple(gt[1].shape)}: the heads\' '
-                                 'input_size and simcc_split_ratio must match the codec')
-        ens, _ = self.ensemble(feats, finals)
-        target = tuple(e.detach() for e in ens) if self.detach_ensemble else ens
-        kd_w = self.current_kd_weight()
-        visible = weights > 0
-        losses = dict()
-        for t, pred in enumerate(finals):
-            losses[f'loss_gt_b{t}'] = self.branch_heads[t].loss_module(pred, gt, weights)
-            losses[f'loss_kd_b{t}'] = kd_w * self.kd_loss(pred, target, weights)
-            losses[f'acc_pose_b{t}'] = simcc_pck_accuracy(pred, gt, self.simcc_split_ratio,
-                                                          visible)
-        losses['loss_gt_ens'] = self.ensemble_loss(ens, gt, weights)
-        losses['acc_pose_ens'] = simcc_pck_accuracy(ens, gt, self.simcc_split_ratio, visible)
-        # torch.full, not torch.tensor: no host-to-device copy (a stream sync on CUDA).
-        losses['kd_weight'] = torch.full((), kd_w, dtype=torch.float32,
-                                         device=weights.device)
-        return losses
+    def accuracy(self, output: SimCC, gt: SimCC, visible: Tensor) -> Tensor:
+        return simcc_pck_accuracy(output, gt, self.simcc_split_ratio, visible)
+
+    def pack_outputs(self, outputs: Dict[str, List[Any]]) -> Dict[str, SimCC]:
+        """``{'branch0': (x, y), ..., 'ensemble': (x, y)}``: one output each, no shared head."""
+        return {name: outs[-1] for name, outs in outputs.items() if name != 'shared'}
 
     # ------------------------------------------------------------------ predict
     def flip_back(self, flipped: SimCC, flip_indices: Sequence[int], test_cfg: dict) -> SimCC:

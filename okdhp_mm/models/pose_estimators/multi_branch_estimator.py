@@ -10,9 +10,8 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import InstanceList, OptConfigType, PixelDataList, SampleList
 from torch import Tensor
 
-from ...export.contract import ExportableStudent, ExportsBranch
 from ..backbones.multi_branch_base import MultiBranchBackbone
-from ..utils import check_branch_index
+from ..utils import ExportableStudent, ExportsBranch, check_branch_index
 
 # test_cfg keys that only make sense for the multi-branch model.
 _MULTI_BRANCH_TEST_KEYS = ('branch', 'output_all')

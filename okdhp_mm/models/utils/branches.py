@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
-__all__ = ['BranchIndexError', 'check_branch_index']
+__all__ = ['ENSEMBLE', 'BranchIndexError', 'check_branch_index']
+
+# The name of a multi-branch model's FAU ensemble output, beside its branch indices (heads,
+# ``test_cfg.branch``, ``MultiOutputMetric``).
+ENSEMBLE = 'ensemble'
 
 
 class BranchIndexError(IndexError, ValueError):

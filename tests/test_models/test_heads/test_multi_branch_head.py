@@ -15,7 +15,7 @@ from mmpose.registry import MODELS
 from helpers.builders import (SATURATED, coco_batch, peaked, randomize_weights,
                               tiny_hourglass_okdhp, tiny_mobile_okdhp)
 from helpers.references import kl_ref64
-from okdhp_mm.models.heads.multi_branch_head import kd_ramp_weight
+from okdhp_mm.models.heads.multi_branch_base import kd_ramp_weight
 
 pytestmark = pytest.mark.usefixtures('torch_seed0')
 

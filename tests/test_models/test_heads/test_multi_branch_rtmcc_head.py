@@ -8,7 +8,6 @@ from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 from mmpose.registry import MODELS
 
-from okdhp_mm.analysis.benchmark.inputs import make_batch
 
 K, SIZE = 17, (96, 128)
 CODEC = dict(type='SimCCLabel', input_size=SIZE, sigma=(2.45, 2.83), simcc_split_ratio=2.0,
@@ -39,10 +38,24 @@ def _model(shared_stages=None, branches=HEAD, fau_in=64):
         test_cfg=dict(flip_test=True, branch=0, output_all=True)))
 
 
+COCO_FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+
+
 def _samples(n=3):
-    x, samples = make_batch(n, SIZE, K)
+    """Normalised random crops of SIZE with what predict reads (crop centre and scale, COCO
+    flip pairs, a whole-crop box) and random SimCC targets."""
+    from mmpose.structures import PoseDataSample
+
+    w, h = SIZE
     g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, h, w, generator=g)
+    samples = [PoseDataSample(metainfo=dict(
+        input_size=SIZE, input_center=np.array([[w / 2, h / 2]], np.float32),
+        input_scale=np.array([[w, h]], np.float32), flip_indices=COCO_FLIP))
+        for _ in range(n)]
     for s in samples:
+        s.gt_instances = InstanceData(bboxes=np.array([[0, 0, w, h]], np.float32),
+                                      bbox_scores=np.ones(1, np.float32))
         s.gt_instance_labels = InstanceData(
             keypoint_x_labels=torch.rand(1, K, 192, generator=g),
             keypoint_y_labels=torch.rand(1, K, 256, generator=g),

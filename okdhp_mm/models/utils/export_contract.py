@@ -4,7 +4,8 @@
 an :class:`ExportableStudent`: it asks for ``num_students`` and for ``export_student(index)``,
 a plain MMPose model config (MMPose's own types only) and the matching state dict. Parts of a
 model implement the smaller protocols below, so the model composes them instead of probing
-for attributes.
+for attributes. The models own the contract (they implement it); :mod:`okdhp_mm.export`
+imports it from here and re-exports it, so the layers run one way: export -> models.
 """
 from __future__ import annotations
 
