@@ -9,7 +9,7 @@ from helpers.paths import REPO
 
 ODKD = REPO / 'configs/odkd'
 COCO = ODKD / 'coco/odkd_hrnet-w32-w48mask_hrnet-w16_8xb64-210e_coco-256x192.py'
-SYN = ODKD / 'synthetic/odkd_res18-res18mask_res18-16_1xb32-20e_synthetic-128x96.py'
+SYN = ODKD / 'synthetic/odkd_res18-res34mask_res18-16_1xb32-20e_synthetic-128x96.py'
 
 
 def test_coco_odkd_config():

@@ -2,7 +2,8 @@
 # than the standard one), from scratch, on the built-in synthetic COCO-format set
 # (tools/make_synthetic_coco.py -> data/synthetic_coco). Learns in a few CPU minutes; the demo's
 # baseline and the student architecture of the synthetic OKDHP config. Plain MMPose modules.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py']
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py',
+          '../../_base_/okdhp_mm_runtime.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
 data_root = '{{ fileDirname }}/../../../data/synthetic_coco/'
@@ -15,7 +16,7 @@ param_scheduler = [
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=32)
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(
-    type='AtomicCheckpointHook', interval=5, max_keep_ckpts=1))
+    _base_.checkpoint_hook, interval=5, max_keep_ckpts=1))
 
 codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=1.5)
 model = dict(

@@ -8,12 +8,14 @@
 # GPU, from scratch.
 _base_ = [
     'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
-    'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py'
+    'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py',
+    '../../_base_/okdhp_mm_runtime.py'
 ]
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
 train_cfg = dict(max_epochs=210, val_interval=10)
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=50, save_best='coco/AP', rule='greater'))
+default_hooks = dict(checkpoint=dict(_base_.checkpoint_hook, interval=50, save_best='coco/AP',
+                                     rule='greater'))
 
 codec = dict(type='IntegralRegressionLabel', input_size=(192, 256), heatmap_size=(48, 64),
              sigma=2.0, normalize=True)

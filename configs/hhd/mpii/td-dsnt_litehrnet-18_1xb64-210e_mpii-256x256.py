@@ -9,12 +9,14 @@
 # From scratch: the HHD configs point at the missing `dsnt_lite18_nopre.py` ("no pretrain").
 _base_ = [
     'mmpose::body_2d_keypoint/topdown_heatmap/mpii/'
-    'td-hm_litehrnet-18_8xb64-210e_mpii-256x256.py'
+    'td-hm_litehrnet-18_8xb64-210e_mpii-256x256.py',
+    '../../_base_/okdhp_mm_runtime.py'
 ]
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
 train_cfg = dict(max_epochs=210, val_interval=10)
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=50, save_best='PCK', rule='greater'))
+default_hooks = dict(checkpoint=dict(_base_.checkpoint_hook, interval=50, save_best='PCK',
+                                     rule='greater'))
 
 codec = dict(type='IntegralRegressionLabel', input_size=(256, 256), heatmap_size=(64, 64),
              sigma=2.0, normalize=True)

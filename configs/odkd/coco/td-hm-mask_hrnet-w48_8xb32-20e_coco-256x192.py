@@ -8,10 +8,10 @@
 # the mask layer starts from scratch), 20 epochs at a fifth of the base learning rate, on COCO
 # train2017 keypoints + segmentation (the person annotations carry both). Validation
 # (ground-truth boxes): keypoint AP and the mask IoU; predict / flip test are HeatmapHead's.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w48_8xb32-210e_coco-256x192.py']
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w48_8xb32-210e_coco-256x192.py',
+          '../../_base_/okdhp_mm_runtime.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
-# Checkpoints written atomically, --resume past a truncated newest one (okdhp_mm's hook).
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+default_hooks = dict(checkpoint=_base_.checkpoint_hook)  # atomic writes (okdhp_mm)
 
 codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
 model = dict(head=dict(type='MaskAwareHeatmapHead', mask_loss_weight=1e-3,

@@ -3,10 +3,10 @@
 # (data, schedule, evaluation) otherwise. No ImageNet HRNet-W16 checkpoint is published by
 # OpenMMLab, so the backbone starts from scratch (init_cfg=None). Plain MMPose modules: trained
 # alone it is the ODKD baseline; configs/odkd/coco/odkd_*.py distils into it.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py']
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
+          '../../_base_/okdhp_mm_runtime.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
-# Checkpoints written atomically, --resume past a truncated newest one (okdhp_mm's hook).
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+default_hooks = dict(checkpoint=_base_.checkpoint_hook)  # atomic writes (okdhp_mm)
 
 model = dict(
     backbone=dict(

@@ -6,10 +6,10 @@
 _base_ = ['./okdhp_multi_output_mpii-256x256.py']
 
 model = dict(
-    backbone=dict(_delete_=True, type='MultiBranchHourglassNet', downsample_times=4,
+    backbone=dict(type='MultiBranchHourglassNet', downsample_times=4,
                   stage_channels=(256, ) * 5, stage_blocks=(1, ) * 5),
     head=dict(
-        _delete_=True, type='MultiBranchHead', num_branches=3,
+        type='MultiBranchHead', num_branches=3,
         shared_head=dict(type='CPMHead', in_channels=256, out_channels=16,
                          deconv_out_channels=None,
                          loss={{_base_.gt_loss}}),

@@ -5,9 +5,9 @@
 _base_ = ['./okdhp_multi_output_mpii-256x256.py']
 
 model = dict(
-    backbone=dict(_delete_=True, type='MultiBranchStackedHourglassNet', num_keypoints=16),
+    backbone=dict(type='MultiBranchStackedHourglassNet', num_keypoints=16),
     head=dict(
-        _delete_=True, type='MultiBranchHead', num_branches=3,
+        type='MultiBranchHead', num_branches=3,
         shared_head=dict(type='CPMHead', in_channels=16, out_channels=16,
                          deconv_out_channels=None, final_layer=None, loss={{_base_.gt_loss}}),
         branches=dict(type='CPMHead', in_channels=16, out_channels=16, deconv_out_channels=None,

@@ -1,15 +1,13 @@
 # What every OKDHP COCO model shares: a MultiBranchPoseEstimator that predicts with branch 0
 # (the student it exports) and, for validation, returns every branch and the ensemble, each
-# scored by CocoMetric (MultiOutputMetric). It sits on the SimpleBaseline piece so that the
-# shared-encoder piece can take that head as its branch; the hourglass piece replaces backbone
-# and head.
-_base_ = ['./simple_baseline_coco-256x192.py']
+# scored by CocoMetric (MultiOutputMetric, which names the outputs after the model: branch0,
+# ..., ensemble). No network: the multi-branch pieces beside this file add backbone and head.
+_base_ = ['./okdhp_recipe_coco-256x192.py']
 
 model = dict(type='MultiBranchPoseEstimator', test_cfg=dict(branch=0, output_all=True))
 val_evaluator = dict(
     _delete_=True, type='MultiOutputMetric',
-    metric=dict(type='CocoMetric', ann_file='data/coco/annotations/person_keypoints_val2017.json'),
-    output_names=('branch0', 'branch1', 'branch2', 'ensemble'))
+    metric=dict(type='CocoMetric', ann_file='data/coco/annotations/person_keypoints_val2017.json'))
 test_evaluator = val_evaluator
 # Keep the checkpoint whose best branch is best, as the released code does (it reports the best
 # branch); plain keys (PCK, coco/AP) are those of branch 0.

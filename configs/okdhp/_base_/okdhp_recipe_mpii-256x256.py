@@ -1,10 +1,12 @@
 # The released OKDHP recipe on MPII (reference/okdhp.md section 4), on top of MMPose's hourglass
 # config: Adam 2.5e-4, 150 epochs, x0.1 at 90 and 120, batch 16, 256x256, sigma 2, scale +-25 %,
 # rotation 30 (p 0.6), no shift, flip; flip test with 1-px shift. Model configs inherit this.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/mpii/td-hm_hourglass52_8xb64-210e_mpii-256x256.py']
+_base_ = [
+    'mmpose::body_2d_keypoint/topdown_heatmap/mpii/td-hm_hourglass52_8xb64-210e_mpii-256x256.py',
+    '../../_base_/okdhp_mm_runtime.py'
+]
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
-# Checkpoints written atomically, --resume past a truncated newest one (okdhp_mm's hook).
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+default_hooks = dict(checkpoint=_base_.checkpoint_hook)  # atomic writes (okdhp_mm)
 
 # Resumes mid-epoch where an iteration checkpoint left off (MMEngine's EpochBasedTrainLoop
 # restarts the interrupted epoch from its first batch).
@@ -20,7 +22,18 @@ auto_scale_lr = dict(base_batch_size=16)
 # loss_weight=0.5 on every ground-truth term the objective, and so the KD : GT balance of
 # lambda_kd = 2, equals the released one (docs/okdhp.md). Every model piece uses gt_loss.
 gt_loss = dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=0.5)
-model = dict(head=dict(loss=gt_loss))
+
+# No network here: MMPose's hourglass config lends its data, runtime and the estimator's
+# frame (data preprocessor, flip test); the model pieces beside this file (hourglass-mmpose,
+# stacked_hourglass, simple_baseline, okdhp_multi_output) set backbone and head, so none of
+# them inherits a network it throws away.
+model = dict(
+    _delete_=True,
+    _scope_='mmpose',  # as MMPose's config gives it: build in MMPose's registry
+    type='TopdownPoseEstimator',
+    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
 
 codec = dict(type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
 train_pipeline = [

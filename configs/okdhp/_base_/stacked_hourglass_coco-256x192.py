@@ -5,7 +5,6 @@
 _base_ = ['./okdhp_recipe_coco-256x192.py']
 
 model = dict(
-    backbone=dict(_delete_=True, type='StackedHourglassNet', num_keypoints=17),
-    head=dict(_delete_=True, type='CPMHead', in_channels=17, out_channels=17,
-              deconv_out_channels=None, final_layer=None, loss={{_base_.gt_loss}},
-              decoder={{_base_.codec}}))
+    backbone=dict(type='StackedHourglassNet', num_keypoints=17),
+    head=dict(type='CPMHead', in_channels=17, out_channels=17, deconv_out_channels=None,
+              final_layer=None, loss={{_base_.gt_loss}}, decoder={{_base_.codec}}))

@@ -5,7 +5,6 @@
 _base_ = ['./okdhp_recipe_mpii-256x256.py']
 
 model = dict(
-    backbone=dict(_delete_=True, type='StackedHourglassNet', num_keypoints=16),
-    head=dict(_delete_=True, type='CPMHead', in_channels=16, out_channels=16,
-              deconv_out_channels=None, final_layer=None, loss={{_base_.gt_loss}},
-              decoder={{_base_.codec}}))
+    backbone=dict(type='StackedHourglassNet', num_keypoints=16),
+    head=dict(type='CPMHead', in_channels=16, out_channels=16, deconv_out_channels=None,
+              final_layer=None, loss={{_base_.gt_loss}}, decoder={{_base_.codec}}))

@@ -4,6 +4,6 @@
 _base_ = ['../_base_/multi_branch_encoder_coco-256x192.py']
 
 model = dict(
-    backbone=dict(_delete_=True, type='ResNet', depth=18,
+    backbone=dict(type='ResNet', depth=18,
                   init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18')),
     head=dict(branches=dict(in_channels=512), fau=dict(in_channels=512)))

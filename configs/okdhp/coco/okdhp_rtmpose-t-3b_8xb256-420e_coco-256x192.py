@@ -3,7 +3,8 @@
 # weighs the branches' SimCC x/y logits per keypoint into an ensemble that teaches every branch
 # by SimCC KL (DWPose's logit KD, beta 10), ramped in over 60 % of the schedule as in OKDHP.
 # A branch exports as plain RTMPose-t (TopdownPoseEstimator + CSPNeXt + RTMCCHead).
-_base_ = ['mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py']
+_base_ = ['mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py',
+          '../../_base_/okdhp_mm_runtime.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
 model = dict(
@@ -14,7 +15,6 @@ model = dict(
                  mode='light'),
         kd_ramp_epochs=int(0.6 * _base_.max_epochs)),
     test_cfg=dict(branch=0, output_all=True))
-val_evaluator = dict(_delete_=True, type='MultiOutputMetric', metric=_base_.val_evaluator,
-                     output_names=('branch0', 'branch1', 'branch2', 'ensemble'))
+val_evaluator = dict(_delete_=True, type='MultiOutputMetric', metric=_base_.val_evaluator)
 test_evaluator = val_evaluator
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', save_best='best_branch/coco/AP'))
+default_hooks = dict(checkpoint=dict(_base_.checkpoint_hook, save_best='best_branch/coco/AP'))

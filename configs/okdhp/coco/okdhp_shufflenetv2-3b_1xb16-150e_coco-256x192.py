@@ -4,6 +4,6 @@
 _base_ = ['../_base_/multi_branch_encoder_coco-256x192.py']
 
 model = dict(
-    backbone=dict(_delete_=True, type='ShuffleNetV2', widen_factor=1.0,
+    backbone=dict(type='ShuffleNetV2', widen_factor=1.0,
                   init_cfg=dict(type='Pretrained', checkpoint='mmcls://shufflenet_v2')),
     head=dict(branches=dict(in_channels=1024), fau=dict(in_channels=1024)))

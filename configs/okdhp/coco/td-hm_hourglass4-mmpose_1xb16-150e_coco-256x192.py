@@ -2,9 +2,6 @@
 # 256 channels, depth 4): a plain-MMPose stand-in for the paper's network, about 5x its size (the
 # paper's released hourglass is td-hm_hourglass4-paper beside this file). The baseline of the
 # okdhp_hourglass4-mmpose-* config and the architecture its student exports to.
-_base_ = ['../_base_/okdhp_recipe_coco-256x192.py']
+_base_ = ['../_base_/hourglass-mmpose_coco-256x192.py']
 
-model = dict(
-    backbone=dict(num_stacks=4, downsample_times=4, stage_channels=(256, ) * 5,
-                  stage_blocks=(1, ) * 5),
-    head=dict(num_stages=4, decoder={{_base_.codec}}))
+model = dict(backbone=dict(num_stacks=4), head=dict(num_stages=4))

@@ -1,6 +1,6 @@
 # A tiny OKDHP hourglass (1 shared + 3 x 1 stacks, depth 2) on the real COCO samples: a smoke
 # config for `mim train` / `mim test` and the export round trip. Far too little data to learn.
-_base_ = ['../../baseline/coco_samples/td-hm_res18_1xb4-2e_coco-samples-256x192.py']
+_base_ = ['../../_base_/coco_samples_smoke.py']
 train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=2,
                  val_interval=1)
 
@@ -10,10 +10,9 @@ hourglass = dict(downsample_times=2, stage_channels=(256, 128, 128), stage_block
                  feat_channel=64)
 model = dict(
     type='MultiBranchPoseEstimator',
-    backbone=dict(_delete_=True, type='MultiBranchHourglassNet', num_shared_stacks=1,
-                  branch_stacks=(1, 1, 1), **hourglass),
+    backbone=dict(type='MultiBranchHourglassNet', num_shared_stacks=1, branch_stacks=(1, 1, 1),
+                  **hourglass),
     head=dict(
-        _delete_=True,
         type='MultiBranchHead',
         shared_head=dict(type='CPMHead', in_channels=64, out_channels=17, num_stages=1,
                          deconv_out_channels=None),
@@ -43,6 +42,5 @@ val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(
     _delete_=True, type='MultiOutputMetric',
-    metric=dict(type='CocoMetric', ann_file=data_root + 'test_coco.json'),
-    output_names=('branch0', 'branch1', 'branch2', 'ensemble'))
+    metric=dict(type='CocoMetric', ann_file=data_root + 'test_coco.json'))
 test_evaluator = val_evaluator

@@ -3,6 +3,6 @@
 _base_ = ['../_base_/simple_baseline_mpii-256x256.py']
 
 model = dict(
-    backbone=dict(_delete_=True, type='ResNet', depth=18,
+    backbone=dict(type='ResNet', depth=18,
                   init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18')),
     head=dict(in_channels=512))

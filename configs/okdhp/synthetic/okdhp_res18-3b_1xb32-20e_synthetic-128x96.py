@@ -18,6 +18,5 @@ model = dict(
 
 val_evaluator = dict(
     _delete_=True, type='MultiOutputMetric',
-    metric=dict(type='CocoMetric', ann_file=data_root + 'annotations/person_keypoints_val.json'),
-    output_names=('branch0', 'branch1', 'branch2', 'ensemble'))
+    metric=dict(type='CocoMetric', ann_file=data_root + 'annotations/person_keypoints_val.json'))
 test_evaluator = val_evaluator

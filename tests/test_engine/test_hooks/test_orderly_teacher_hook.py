@@ -82,9 +82,9 @@ def test_hook_in_a_tiny_runner_run(tmp_path, synthetic_coco):
     torch.set_num_threads(2)
     root = synthetic_coco(num_train_images=4, num_val_images=1, seed=0, image_size=(128, 128))
     cfg = Config.fromfile(REPO / 'configs/odkd/synthetic/'
-                          'odkd_res18-res18mask_res18-16_1xb32-20e_synthetic-128x96.py')
+                          'odkd_res18-res34mask_res18-16_1xb32-20e_synthetic-128x96.py')
     cfg = short_run_config(cfg, root, tmp_path / 'work', iters=4, batch_size=2, aug=False)
-    from okdhp_mm.models.utils import load_model_config
+    from okdhp_mm.utils.config import load_model_config
     from mmpose.registry import MODELS
     for name, t in cfg.model.teachers.items():
         # Untrained teachers predict ~1e-9 everywhere: ODKD leaves such empty targets out of

@@ -1,6 +1,7 @@
 # ODKD on the synthetic set: primary teacher the slim ResNet-18 baseline
-# (configs/baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py), senior teacher its
-# mask-aware version (td-hm-mask_res18_1xb32-20e_synthetic-128x96.py), student the half-width
+# (configs/baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py), senior teacher a
+# stronger network, a mask-aware ResNet-34 of the same width
+# (td-hm-mask_res34_1xb32-20e_synthetic-128x96.py), student the half-width
 # ResNet-18 (td-hm_res18-16_1xb32-20e_synthetic-128x96.py, whose data and schedule this config
 # inherits). Train both teachers first. Epochs 0-9 learn from the primary teacher, then the
 # hand-over to the senior is gradual (OrderlyTeacherHook). Binarisation keeps the teacher's
@@ -19,8 +20,8 @@ model = dict(
             'td-hm_res18_1xb32-20e_synthetic-128x96.py',
             checkpoint='work_dirs/td-hm_res18_1xb32-20e_synthetic-128x96/epoch_20.pth'),
         senior=dict(
-            model='{{ fileDirname }}/td-hm-mask_res18_1xb32-20e_synthetic-128x96.py',
-            checkpoint='work_dirs/td-hm-mask_res18_1xb32-20e_synthetic-128x96/epoch_20.pth',
+            model='{{ fileDirname }}/td-hm-mask_res34_1xb32-20e_synthetic-128x96.py',
+            checkpoint='work_dirs/td-hm-mask_res34_1xb32-20e_synthetic-128x96/epoch_20.pth',
             source='head.masked_output')),
     distill_losses=dict(
         loss_primary=dict(kd, teacher_name='primary', loss_weight=1.0),
