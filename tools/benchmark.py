@@ -9,17 +9,20 @@ Prints every ratio as value [95 % interval], its target and its verdict (pass / 
 within_noise: pass or fail only when the whole interval meets or misses the target), then the
 absolute numbers, and writes DIR/benchmark.json and DIR/benchmark.png. Each round robin
 repeats until every interval is within +-1 % of its value, or a cap is hit. See
-``okdhp_mm/analysis/benchmark/__init__.py`` for what is measured and the JSON keys, and
-docs/benchmarks.md for how to read the verdicts. On CUDA the timings are CUDA events. The exit
+docs/benchmarks.md for what is measured, every JSON key and how to read the verdicts. On
+CUDA the timings are CUDA events. The exit
 status is 0 whatever the verdicts (timings are machine-dependent); pass --strict to exit 1
 when a verdict is ``fail`` (never for ``within_noise``).
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
 from okdhp_mm.analysis.benchmark import BenchmarkError, format_report, run_benchmark
-from okdhp_mm.analysis.memory import retain_freed_memory
+
+# glibc keeps freed memory in the process instead of returning it to the system.
+RETAIN = {'MALLOC_MMAP_THRESHOLD_': str(32 * 2 ** 20), 'MALLOC_TRIM_THRESHOLD_': str(2 ** 31 - 1)}
 
 
 def main(argv=None) -> int:
@@ -55,9 +58,10 @@ def main(argv=None) -> int:
                    help='CPU: wall clock (default) or process CPU time (with --threads 1); '
                         'CUDA: CUDA events (default and only choice)')
     p.add_argument('--malloc-retain', action='store_true',
-                   help='CPU: keep freed memory in the process (glibc mallopt) instead of '
-                        'returning it to the system, so that large tensors do not page-fault '
-                        'afresh every step (see docs/benchmarks.md)')
+                   help='CPU: keep freed memory in the process (glibc\'s MALLOC_*_THRESHOLD_ '
+                        'set, the tool restarted with them) instead of returning it to the '
+                        'system, so that large tensors do not page-fault afresh every step '
+                        '(see docs/benchmarks.md)')
     p.add_argument('--quick', action='store_true', help='fast run: few repeats, small batches')
     p.add_argument('--strict', action='store_true',
                    help='exit 1 when a verdict is fail (the whole interval misses its target)')
@@ -65,8 +69,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = args.out or osp.join('work_dirs', 'benchmark',
                                osp.splitext(osp.basename(args.config))[0])
-    if args.malloc_retain:
-        retain_freed_memory()
+    if args.malloc_retain and argv is None and any(os.environ.get(k) != v
+                                                   for k, v in RETAIN.items()):
+        # glibc reads these at start-up only: restart this tool with them set.
+        os.execve(sys.executable, [sys.executable, *sys.argv], dict(os.environ, **RETAIN))
     try:
         result = run_benchmark(args.config, checkpoint=args.checkpoint, device=args.device,
                                batch_sizes=args.batch_sizes, repeats=args.repeats,

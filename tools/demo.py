@@ -4,11 +4,12 @@
     python tools/demo.py [--methods okdhp,hhd,odkd] [--quick] [--out DIR] [--jobs 2]
 
 1. generate the synthetic COCO-format set (once),
-2. train, two runs at a time: the slim ResNet-18 alone (OKDHP's comparison, HHD's heatmap
-   teacher, ODKD's primary teacher), OKDHP (3 branches), the half-width ResNet-18 alone (the
-   HHD/ODKD student), its DSNT form alone and with HHD, the mask-aware senior teacher and the
-   ODKD student,
-3. score every student with CocoMetric (OKDHP: the branch best on a tune split),
+2. train, two runs at a time, each reporting its epoch while it trains: the half-width
+   ResNet-18 student alone (the student of every method), OKDHP (3 branches; branch 0 starts
+   from the alone run's weights and is exported), the slim ResNet-18 teacher (HHD's heatmap
+   teacher, ODKD's primary), the student's DSNT form alone and with HHD, the mask-aware
+   ResNet-34 senior teacher and the ODKD student,
+3. score every student with CocoMetric,
 4. export each method's student as a plain MMPose model and check it with plain MMPose in a
    process where okdhp_mm cannot be imported,
 5. benchmark OKDHP, and
@@ -19,9 +20,11 @@ import argparse
 import os.path as osp
 import sys
 
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
 
 def main(argv=None) -> int:
-    from okdhp_mm.analysis.demo import DEMO_METHODS, run_demo
+    from okdhp_mm.apis.demo import DEMO_METHODS, run_demo
 
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--methods', default=','.join(DEMO_METHODS),
@@ -36,7 +39,11 @@ def main(argv=None) -> int:
     p.add_argument('--no-benchmark', action='store_true', help='leave the benchmark out')
     args = p.parse_args(argv)
     try:
-        result = run_demo([m for m in args.methods.split(',') if m], quick=args.quick,
+        name = 'demo-quick' if args.quick else 'demo'
+        args.out, args.data_dir, args.work_dir = (d or osp.join(REPO, top, name) for d, top in (
+            (args.out, 'reports'), (args.data_dir, 'data'), (args.work_dir, 'work_dirs')))
+        result = run_demo(osp.join(REPO, 'configs'), [m for m in args.methods.split(',') if m],
+                          quick=args.quick,
                           out_dir=args.out, data_dir=args.data_dir, work_dir=args.work_dir,
                           jobs=args.jobs, benchmark=not args.no_benchmark)
     except (ValueError, RuntimeError) as err:

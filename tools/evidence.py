@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Does each method teach? Every method against the same student alone, over seeds.
 
-    python tools/evidence.py [--methods okdhp,fpd,hhd,odkd] [--seeds 0,1,2] [--quick]
+    python tools/evidence.py [--methods okdhp,okdhp_nokd,fpd,odkd,hhd] [--seeds 0,1,2,3,4]
+                             [--quick]
                              [--out reports/evidence] [--jobs 2]
     python tools/evidence.py --split tune --variants all   # compare recipes, report unseen
 
@@ -17,21 +18,18 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def main(argv=None) -> int:
-    from okdhp_mm.analysis.evidence import METHODS, PRESETS, run_evidence
-    from okdhp_mm.analysis.evidence.scheduler import RETAIN_FREED_MEMORY
+    from okdhp_mm.analysis.evidence import METHODS, PRESETS, RETAIN_FREED_MEMORY, run_evidence
 
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--methods', default=','.join(METHODS),
                    help=f'comma-separated, from {",".join(METHODS)} (default: all)')
-    p.add_argument('--seeds', default=None, help='comma-separated seeds (default: 0,1,2)')
+    p.add_argument('--seeds', default=None, help='comma-separated seeds (default: 0,1,2,3,4)')
     p.add_argument('--quick', action='store_true', help='a few-minute check (tiny data, 1 epoch)')
     p.add_argument('--split', default='report', choices=('report', 'tune'),
                    help='tune: evaluate on the tune split only, write no report')
     p.add_argument('--variants', default='default', choices=('default', 'all'),
                    help='all: also train every recipe candidate of each method')
     p.add_argument('--jobs', type=int, default=2, help='runs at a time (1 thread each)')
-    p.add_argument('--no-ablations', action='store_true',
-                   help='skip the ablation runs (a later run without it reuses what is done)')
     p.add_argument('--release-freed-memory', action='store_true',
                    help="let the workers return freed memory to the system (glibc's default; "
                         'about 1.6x slower CPU steps, the same numbers)')
@@ -46,9 +44,8 @@ def main(argv=None) -> int:
                                      'evidence_quick' if args.quick else 'evidence')
     try:
         summary = run_evidence([m for m in args.methods.split(',') if m], preset, args.out,
-                               work, args.data_dir, jobs=args.jobs, split=args.split,
-                               variants=args.variants,
-                               ablations=False if args.no_ablations else None,
+                               work, args.data_dir, osp.join(REPO, 'configs'), jobs=args.jobs,
+                               split=args.split, variants=args.variants,
                                worker_env=None if args.release_freed_memory
                                else RETAIN_FREED_MEMORY)
     except (ValueError, RuntimeError) as err:

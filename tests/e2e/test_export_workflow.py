@@ -85,6 +85,7 @@ def test_exported_student_predicts_like_its_branch_in_plain_mmpose(trained_okdhp
     with open(info['config']) as f:
         text = f.read()
     assert 'okdhp_mm' not in text and 'MultiBranch' not in text and 'custom_imports' not in text
+    assert 'AtomicCheckpointHook' not in text and 'checkpoint_hook' not in text
     meta = yaml.safe_load(open(info['metafile']))['Models'][0]
     params = sum(v.numel() for n, v in raw['state_dict'].items()
                  if not n.endswith(('running_mean', 'running_var', 'num_batches_tracked')))

@@ -1,34 +1,35 @@
-"""The evidence tool's statistics, plan and report, on hand-made results (no training)."""
+"""The evidence tool: statistics, plan, paired starts, reuse and report, on hand-made results
+(no training)."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 
 import pytest
+import torch
 
+from helpers.paths import REPO
 from okdhp_mm.analysis.evidence import METHODS, PRESETS
-from okdhp_mm.analysis.evidence.plan import build_plan, schedule
-from okdhp_mm.analysis.evidence.report import (method_result, summarise, write_json,
-                                               write_markdown)
-from okdhp_mm.analysis.evidence.scheduler import RunSpec, _placeholder, _resolve
-from okdhp_mm.analysis.evidence.stats import paired_gain, sample_std
+from okdhp_mm.analysis.evidence.plan import RunSpec, build_plan, placeholder, schedule
+from okdhp_mm.analysis.evidence.report import (method_result, paired_gain, summarise,
+                                               write_json, write_markdown)
+from okdhp_mm.analysis.evidence.runner import _resolve, fingerprint, run_all
+
+CONFIGS = REPO / 'configs'
+HEATMAP_ROWS = ('okdhp', 'okdhp_nokd', 'fpd', 'odkd')
 
 
 def test_paired_gain_by_hand():
     out = paired_gain([0.50, 0.52, 0.49], [0.53, 0.54, 0.52])
     gains = [0.03, 0.02, 0.03]
-    assert out['gains'] == pytest.approx(gains)
     m = sum(gains) / 3
     sd = math.sqrt(sum((g - m) ** 2 for g in gains) / 2)
-    assert out['gain_mean'] == pytest.approx(m)
-    assert out['gain_std'] == pytest.approx(sd)
-    assert out['gain_sem'] == pytest.approx(sd / math.sqrt(3))
+    assert out['gains'] == pytest.approx(gains)
+    assert (out['gain_mean'], out['gain_std'], out['gain_sem']) == pytest.approx(
+        (m, sd, sd / math.sqrt(3)))
     assert out['significant'] is True          # 0.0267 > 2 x 0.0033
-    noisy = paired_gain([0.5, 0.5, 0.5], [0.52, 0.47, 0.52])
-    assert noisy['significant'] is False       # mean 0.0033, SEM 0.0167
+    assert paired_gain([0.5, 0.5, 0.5], [0.52, 0.47, 0.52])['significant'] is False
     assert math.isnan(paired_gain([0.5], [0.6])['gain_sem'])
-    assert sample_std([1.0]) == 0.0
     with pytest.raises(ValueError, match='as many'):
         paired_gain([0.5, 0.5], [0.5])
 
@@ -36,143 +37,152 @@ def test_paired_gain_by_hand():
 def test_checkpoint_placeholders_resolve_to_the_runs_checkpoints(tmp_path):
     spec = RunSpec('s', 'x.py', 0, {'model.teacher_checkpoint': '{checkpoint:teacher/a}',
                                     'primary': '{checkpoint:teacher/a@8}', 'lr': 0.1},
-                   init_from=dict(checkpoint='{checkpoint:alone/b/seed0}', prefix='student.'))
-    assert set(spec.needs) == {'teacher/a', 'alone/b/seed0'}
-    assert _placeholder('{checkpoint:k@3}') == ('k', 3) and _placeholder('plain') is None
+                   init_from=dict(checkpoint='{checkpoint:init/b/seed0}', map='same'))
+    assert spec.needs == ('teacher/a', 'init/b/seed0')
+    assert placeholder('{checkpoint:k@3}') == ('k', 3) and placeholder('plain') is None
     results = {'teacher/a': dict(checkpoint=str(tmp_path / 'ta' / 'epoch_16.pth'))}
-    out = _resolve(spec.options, results)
-    assert out == {'model.teacher_checkpoint': str(tmp_path / 'ta' / 'epoch_16.pth'),
-                   'primary': str(tmp_path / 'ta' / 'epoch_8.pth'), 'lr': 0.1}
+    assert _resolve(spec.options, results) == {
+        'model.teacher_checkpoint': str(tmp_path / 'ta' / 'epoch_16.pth'),
+        'primary': str(tmp_path / 'ta' / 'epoch_8.pth'), 'lr': 0.1}
 
 
-def test_plan_shares_the_alone_runs_and_teachers():
+def test_one_student_one_alone_row_and_one_start_per_seed():
     preset = PRESETS['full']
-    specs = build_plan([METHODS[m] for m in ('fpd', 'hhd', 'odkd')], preset)
-    keys = [s.key for s in specs]
-    assert len(keys) == len(set(keys))
-    assert keys.count('teacher/heatmap') == 1
-    for s in preset.seeds:  # one half-width student alone per seed, shared by three rows
-        assert f'alone/res18-16/seed{s}' in keys
-    index = {k: i for i, k in enumerate(keys)}
-    for spec in specs:  # prerequisites come first
-        assert all(index[n] < index[spec.key] for n in spec.needs), spec.key
-    odkd = next(s for s in specs if s.key == 'odkd-orderly/seed0')
-    assert odkd.options['model.teachers.primary.checkpoint'] == \
-        '{checkpoint:teacher/heatmap@%d}' % (preset.teacher_epochs // 2)
-    assert sum(k.startswith('odkd-ablation-') for k in keys) == 4
-    assert schedule(16, checkpoints=2)['default_hooks.checkpoint.interval'] == 8
-
-
-def _fake(tune, report, seconds=10.0):
-    return dict(train_seconds=seconds, checkpoint='x.pth',
-                metrics=dict(tune=tune, report=report))
-
-
-def test_okdhp_row_exports_the_branch_best_on_the_tune_split(tmp_path):
-    m, preset = METHODS['okdhp'], PRESETS['quick']
-    results = {}
-    for s in preset.seeds:
-        results[m.alone(preset, s).key] = _fake({'coco/AP': 0.5}, {'coco/AP': 0.40 + s / 100})
-        # Branch 1 is best on the tune split, branch 2 on the report split: report branch 1.
-        results[m.method(preset, s, m.default).key] = _fake(
-            {f'branch{t}/coco/AP': v for t, v in enumerate((0.5, 0.6, 0.55))} | {
-                'ensemble/coco/AP': 0.6, 'coco/AP': 0.5},
-            {f'branch{t}/coco/AP': v + s / 100 for t, v in enumerate((0.41, 0.43, 0.47))} | {
-                'ensemble/coco/AP': 0.45, 'coco/AP': 0.41}, seconds=20.0)
-    row = method_result(m, preset, results, m.default)
-    assert [b['branch'] for b in row['branches']] == [1, 1]
-    assert row['method_ap'] == pytest.approx([0.43, 0.44])
-    assert row['gain_mean'] == pytest.approx(0.03)
-    assert row['train_seconds']['method'] == [20.0, 20.0]
-    summary = summarise([m], preset, results, dict(
-        machine='test', wall_seconds=60, seeds=list(preset.seeds), data=vars(preset.data)))
-    json.dumps(summary)  # serialisable
-    text = open(write_markdown(summary, str(tmp_path / 'r.md'))).read()
-    assert '| okdhp (split) | 0.405 ± 0.007 | 0.435 ± 0.007 | +0.030 ± 0.000 |' in text
-    assert 'exported branch 1 (best on the tune split)' in text
-
-
-def test_demo_preset_reuses_the_student_alone_as_teacher_and_primary():
-    """The demo trains no separate teacher: the slim student alone (seed 0) is FPD/HHD's
-    teacher, ODKD's primary (its final checkpoint) and the senior's starting point."""
-    preset = PRESETS['demo']
-    specs = build_plan([METHODS[m] for m in ('okdhp', 'hhd', 'odkd')], preset,
-                       with_ablations=False)
+    specs = build_plan([METHODS[m] for m in HEATMAP_ROWS + ('hhd', )], preset)
     by_key = {s.key: s for s in specs}
-    assert 'teacher/heatmap' not in by_key
-    assert sorted(by_key) == sorted([
-        'alone/res18/seed0', 'okdhp-split/seed0', 'alone/res18-16/seed0',
-        'alone/dsnt-res18-16/seed0', 'hhd-released-w0.005/seed0', 'teacher/senior',
-        'odkd-orderly/seed0'])
-    teacher = '{checkpoint:alone/res18/seed0}'
-    assert by_key['hhd-released-w0.005/seed0'].options['model.teacher_checkpoint'] == teacher
-    odkd = by_key['odkd-orderly/seed0'].options
-    assert odkd['model.teachers.primary.checkpoint'] == teacher
-    assert by_key['teacher/senior'].options['load_from'] == teacher
-    # The teacher's training counts in the method's wall time.
-    results = {k: _fake({'coco/AP': 0.5}, {'coco/AP': 0.5}, seconds=i + 1.0)
-               for i, k in enumerate(by_key)}
-    row = method_result(METHODS['odkd'], preset, results, 'orderly')
-    seconds = {k: i + 1.0 for i, k in enumerate(by_key)}
-    assert row['train_seconds']['method'] == [seconds['odkd-orderly/seed0'] + seconds[
-        'alone/res18/seed0'] + seconds['teacher/senior']]
-    with pytest.raises(ValueError, match="'separate' or 'alone'"):
-        build_plan([METHODS['fpd']], dataclasses.replace(preset, teacher='mine'))
+    assert len(by_key) == len(specs)
+    assert sum(k.startswith('teacher/') for k in by_key) == 2   # slim ResNet-18, ResNet-34
+    for s in preset.seeds:
+        start = f'{{checkpoint:init/res18-16/seed{s}}}'
+        assert by_key[f'init/res18-16/seed{s}'].kind == 'init'
+        assert [METHODS[m].alone(preset, s).key for m in HEATMAP_ROWS] == [
+            f'alone/res18-16/seed{s}'] * 4
+        assert by_key[f'alone/res18-16/seed{s}'].init_from['checkpoint'] == start
+        for m in HEATMAP_ROWS:  # every method run starts its deployed student there
+            run = by_key[METHODS[m].key(METHODS[m].default, s)]
+            assert run.init_from['checkpoint'] == start and run.seed == s and run.kd_ratio
+    assert by_key['okdhp-released/seed0'].init_from['map'] == 'branch'
+    assert by_key['fpd/seed0'].init_from == dict(checkpoint='{checkpoint:init/res18-16/seed0}',
+                                                 map='prefix', prefix='student.')
+    nokd = by_key['okdhp_nokd-released/seed0']
+    assert nokd.options['model.head.kd_loss.loss_weight'] == 0.0
+    assert {k: v for k, v in nokd.options.items() if k != 'model.head.kd_loss.loss_weight'} \
+        == by_key['okdhp-released/seed0'].options and nokd.config == \
+        by_key['okdhp-released/seed0'].config
+    assert sum(k.startswith('hhd') for k in by_key) == 3        # HHD: 3 seeds
+    odkd = by_key['odkd/seed0'].options
+    assert odkd['model.teachers.senior.checkpoint'] == '{checkpoint:teacher/senior}'
+    assert schedule(16)['default_hooks.checkpoint.interval'] == 16
+    cosine = schedule(16, flat=0.5)['param_scheduler'][1]
+    assert (cosine['begin'], cosine['T_max']) == (8, 8)
+
+
+def test_method_runs_start_their_student_from_the_alone_run_s_weights(tmp_path):
+    """Paired initialisation: the seed's initial weights of the student, mapped into OKDHP (its
+    trunk and branch 0) and into the distillers (their student), come back out of every
+    export exactly: key by key, the deployed student starts where the alone run starts."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    from okdhp_mm.analysis.evidence.methods import FPD, ODKD, OKDHP, SMALL
+    from okdhp_mm.export.student_weights import student_state_into
+
+    init_default_scope('mmpose')
+    torch.manual_seed(0)
+    alone = MODELS.build(Config.fromfile(str(CONFIGS / SMALL)).model)
+    alone.init_weights()
+    start = alone.state_dict()
+    for config, how in ((OKDHP, 'branch'), (FPD, 'prefix'), (ODKD, 'prefix')):
+        cfg = Config.fromfile(str(CONFIGS / config))
+        state = student_state_into(start, cfg.model, how, 'student.')
+        torch.manual_seed(1)  # any other initialisation
+        model = MODELS.build(cfg.model)
+        missing = model.load_state_dict(state, strict=False).missing_keys
+        exported = model.export_student(0)[1]
+        assert set(exported) == set(start)
+        for key, value in start.items():
+            assert torch.equal(exported[key], value), f'{config}: {key}'
+        if how == 'branch':  # the other branches keep their own initialisation
+            assert any('branches.1' in k or 'branch_heads.1' in k for k in missing)
+
+
+def _fake(tune, report, seconds=10.0, ratio=None):
+    out = dict(train_seconds=seconds, checkpoint='x.pth', metrics=dict(tune=tune,
+                                                                       report=report))
+    return out if ratio is None else dict(out, kd_gt_ratio=ratio)
+
+
+def _okdhp_metrics(branches, ensemble):
+    return {f'branch{t}/coco/AP': v for t, v in enumerate(branches)} | {
+        'ensemble/coco/AP': ensemble, 'coco/AP': branches[0]}
+
+
+def test_okdhp_reports_branch_0_against_alone_and_against_no_kd(tmp_path):
+    preset, results = PRESETS['quick'], {}
+    okdhp, nokd = METHODS['okdhp'], METHODS['okdhp_nokd']
+    for s in preset.seeds:
+        results[okdhp.alone(preset, s).key] = _fake({'coco/AP': .5}, {'coco/AP': .40 + s / 100})
+        # Branch 2 is best: branch 0, the paired one, is reported all the same.
+        results[okdhp.key('released', s)] = _fake(
+            _okdhp_metrics((.5, .6, .7), .6), _okdhp_metrics((.43 + s / 100, .45, .47), .46),
+            seconds=20.0, ratio=0.1 + s)
+        results[nokd.key('released', s)] = _fake(
+            _okdhp_metrics((.5, .6, .7), .6), _okdhp_metrics((.42 + 1.5 * s / 100, .4, .4), .4),
+            seconds=20.0, ratio=0.0)
+    row = method_result(okdhp, preset, results, 'released')
+    assert row['method_ap'] == pytest.approx([0.43, 0.44])
+    assert row['gain_mean'] == pytest.approx(0.03) and row['kd_gt_ratio'] == pytest.approx(0.6)
+    assert row['branches'][1]['branch_ap'] == pytest.approx([0.44, 0.45, 0.47])
+    summary = summarise([okdhp, nokd], preset, results, dict(
+        machine='test', wall_seconds=60, train_seconds_total=100, seeds=list(preset.seeds),
+        data=vars(preset.data), jobs=2))
+    d = summary['distillation']['okdhp']
+    assert d['against'] == 'okdhp_nokd' and d['gains'] == pytest.approx([0.01, 0.005])
+    text = open(write_markdown(summary, str(tmp_path / 'r.md'))).read()
+    assert '| okdhp (released) | 0.405 ± 0.007 | 0.435 ± 0.007 | +0.030 ± 0.000 | yes | 0.6 |' \
+        in text
+    assert 'okdhp against okdhp_nokd (same network, recipe and seeds, KD weight 0): +0.008 ± ' \
+        '0.003 AP, more than 2 standard errors' in text
+    assert 'add up to 2 min' in text
 
 
 def test_one_seed_results_are_strict_json_and_say_so(tmp_path):
     m, preset = METHODS['fpd'], PRESETS['demo-quick']
-    results = {k.key: _fake({'coco/AP': 0.5}, {'coco/AP': ap}) for k, ap in (
-        (m.alone(preset, 0), 0.40), (m.method(preset, 0, m.default), 0.45))}
-    results['alone/res18/seed0'] = _fake({'coco/AP': 0.5}, {'coco/AP': 0.5})
-    summary = summarise([m], preset, results, dict(
-        machine='test', wall_seconds=60, seeds=[0], data=vars(preset.data), teacher='alone'))
-    path = write_json(summary, str(tmp_path / 'r.json'))
-    with open(path) as f:
-        text = f.read()
+    results = {m.alone(preset, 0).key: _fake({'coco/AP': .5}, {'coco/AP': .40}),
+               m.key('', 0): _fake({'coco/AP': .5}, {'coco/AP': .45}, ratio=2.0),
+               'teacher/heatmap': _fake({}, {})}
+    summary = summarise([m], preset, results, dict(machine='test', wall_seconds=60, seeds=[0],
+                                                   data=vars(preset.data), jobs=2))
+    text = open(write_json(summary, str(tmp_path / 'r.json'))).read()
     assert 'NaN' not in text and json.loads(text)['methods']['fpd']['gain_sem'] is None
-    md = open(write_markdown(summary, str(tmp_path / 'r.md'))).read()
-    assert '| +0.050 (one seed) | no |' in md
-    assert 'is the slim student trained alone' in md
+    row = json.loads(text)['methods']['fpd']
+    assert row['train_seconds']['method'] == [20.0]  # the teacher's training counts
+    assert '| +0.050 (one seed) | no | 2 |' in open(write_markdown(summary, str(
+        tmp_path / 'r.md'))).read()
 
 
 def test_runs_done_before_are_reused_in_dependency_order(tmp_path):
-    """A teacher and the run that needs it, both trained before: the scheduler reuses the
-    teacher, which makes the second run ready, and reuses that too (no process started)."""
-    from helpers.paths import SYN_TEACHER
-    from okdhp_mm.analysis.evidence.scheduler import _fingerprint, run_all
-
+    """A teacher and the run that needs it, both trained before with the same settings: both
+    are reused (no process started), the second only once the first is there."""
+    teacher_cfg = 'baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py'
     split = dict(data_root=str(tmp_path), ann_file='a.json', img_prefix='i/')
-    teacher = RunSpec('teacher/t', str(SYN_TEACHER), 0, {'train_cfg.max_epochs': 2})
-    student = RunSpec('student/seed0', str(SYN_TEACHER), 0,
-                      {'load_from': '{checkpoint:teacher/t}'})
+    teacher = RunSpec('teacher/t', teacher_cfg, 0, {'train_cfg.max_epochs': 2})
+    student = RunSpec('student/seed0', teacher_cfg, 0, {'load_from': '{checkpoint:teacher/t}'})
     done = {}
-    for spec, options in ((teacher, teacher.options), (student, None)):
+    for spec in (teacher, student):
         work = tmp_path / spec.key
         work.mkdir(parents=True)
-        ckpt = work / 'epoch_2.pth'
-        ckpt.write_bytes(b'x')
-        if options is None:
-            options = {'load_from': done['teacher/t']['checkpoint']}
-        fp = _fingerprint(spec, split, dict(options, init_from=None))
-        (work / 'spec.json').write_text(json.dumps(dict(fingerprint=fp)))
-        done[spec.key] = dict(train_seconds=1.0, checkpoint=str(ckpt),
+        (work / 'epoch_2.pth').write_bytes(b'x')
+        options = _resolve(spec.options, done)
+        key, _ = fingerprint(str(CONFIGS / spec.config), options, None, spec, split)
+        (work / 'spec.json').write_text(json.dumps(dict(fingerprint=key)))
+        done[spec.key] = dict(train_seconds=1.0, checkpoint=str(work / 'epoch_2.pth'),
                               metrics={'tune': {'coco/AP': 0.5}})
         (work / 'result.json').write_text(json.dumps(done[spec.key]))
     logs = []
-    results = run_all([teacher, student], split, {'tune': split}, str(tmp_path), jobs=2,
-                      log=logs.append)
-    assert results == done
+    assert run_all([student, teacher], split, {'tune': split}, str(tmp_path), str(CONFIGS),
+                   log=logs.append) == done
     assert [line.split('] ')[1] for line in logs] == ['reuse teacher/t', 'reuse student/seed0']
-
-
-def test_report_names_reused_training_time(tmp_path):
-    """A report assembled mostly from earlier runs says how long their training took: 600 s of
-    training cannot fit in 60 s with 2 runs at a time, so it was reused."""
-    from okdhp_mm.analysis.evidence.report import _run_time
-    assert _run_time(dict(wall_seconds=600, train_seconds_total=1200, jobs=2)) == \
-        'the run took 10 min'
-    assert _run_time(dict(wall_seconds=60, train_seconds_total=3000, jobs=2)) == (
-        'the run took 1 min (it reused runs trained before with the same settings; the '
-        'trainings it reports add up to 50 min, 2 at a time)')
-    assert _run_time(dict(wall_seconds=120)) == 'the run took 2 min'  # older results.json
+    with pytest.raises(RuntimeError, match="needs \\['teacher/t'\\]"):
+        run_all([student], split, {}, str(tmp_path), str(CONFIGS))

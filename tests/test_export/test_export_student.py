@@ -12,6 +12,7 @@ from mmpose.registry import MODELS
 
 from helpers.builders import tiny_mobile_okdhp
 from helpers.paths import REPO, SYN_HHD, TINY_OKDHP, load_tool, run_cmd
+from okdhp_mm.export import verify_student
 
 
 def test_export_refuses_a_checkpoint_of_another_architecture(tmp_path):
@@ -98,6 +99,7 @@ def test_export_tool_writes_a_student_plain_mmpose_loads(tmp_path, samples):
     assert set(raw['state_dict']) == set(model.student.state_dict())
     text = open(info['config']).read()
     assert 'okdhp_mm' not in text and 'TeacherStudentDistiller' not in text
+    assert 'AtomicCheckpointHook' not in text and 'checkpoint_hook' not in text
     assert 'HHDLoss' not in text and 'DSNTHead' in text
     meta = yaml.safe_load(open(info['metafile']))['Models'][0]
     assert meta['Metadata']['Architecture'] == ['ResNet', 'DSNTHead']  # res18-16 DSNT
@@ -108,7 +110,7 @@ def test_export_tool_writes_a_student_plain_mmpose_loads(tmp_path, samples):
              '--forbid', 'okdhp_mm'])
     plain = np.load(tmp_path / 'plain.npz')
     # The distiller's own predictions: the same tool, in this process (okdhp_mm importable).
-    assert load_tool('verify_student').main([str(a) for a in (
+    assert verify_student.main([str(a) for a in (
         SYN_HHD, ckpt, *common, '--out', tmp_path / 'ours.npz')]) == 0
     ours = np.load(tmp_path / 'ours.npz')
     np.testing.assert_array_equal(plain['ann_ids'], ours['ann_ids'])

@@ -1,99 +1,51 @@
-"""Paired ratios of round-robin timings and their distribution-free confidence intervals.
-
-Estimator: repeat i of a round robin times both sides of a ratio back to back, so the pair
-``(a_i, b_i)`` shares whatever the machine was doing then; the ratio of a pair, ``a_i / b_i``,
-cancels that common slow-down. The estimate is the **median of the per-pair ratios**, and its
-confidence interval the exact, distribution-free one of a median (the sign test's): with
-``n`` pairs sorted, ``[r_(k), r_(n+1-k)]`` with the largest ``k`` for which
-``P(Binomial(n, 1/2) <= k - 1) <= (1 - confidence) / 2``, which covers the true median of the
-pair ratios with probability >= ``confidence`` whatever their distribution.
-
-Why this one: pairing removes the drift that a shared machine adds to both sides alike; the
-median ignores the few pairs a descheduled thread or a page fault stretched (a mean, and a
-t-interval with it, would be dragged by them, and assume a normality that timings lack);
-the interval needs no resampling (deterministic, cheap to recompute after every repeat, which
-the stopping rule does). Its price: with fewer than 6 pairs no 95 % interval exists (the
-bounds are then ``None``), and the median is somewhat less efficient than a mean on
-well-behaved data (more repeats for the same width).
-"""
+"""Targets, paired-ratio intervals (batch means: Student's t over the medians of up to 10
+consecutive blocks of log pair ratios, as consecutive pairs share the machine's drift) and
+verdicts of the benchmark; docs/benchmarks.md explains them."""
 from __future__ import annotations
 
-import functools
 import math
-from fractions import Fraction
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Sequence
 
-__all__ = ['CONFIDENCE', 'TARGET_HALF_WIDTH', 'RatioCI', 'RatioSpec', 'converged_when',
-           'median_ci', 'pair_ratios', 'ratio_ci', 'relative_half_width']
+import numpy as np
+from scipy import stats
 
-CONFIDENCE = 0.95
-TARGET_HALF_WIDTH = 0.01  # stop when every interval is within +-1 % of its value
+__all__ = ['CONFIDENCE', 'TARGETS', 'TARGET_HALF_WIDTH', 'VERDICTS', 'RatioCI', 'check_entry',
+           'paired_ratio', 'relative_half_width', 'severity', 'target_bounds', 'verdict']
 
-
-class RatioSpec(NamedTuple):
-    """A ratio of round-robin entries: per repeat, ``sum(num) / (den_scale * sum(den))``."""
-    name: str
-    num: Tuple[str, ...]
-    den: Tuple[str, ...]
-    den_scale: float = 1.0
+CONFIDENCE, TARGET_HALF_WIDTH = 0.95, 0.01
+# name -> (description, kind, bound(s)); 'band': |value - centre| <= tol, 'max': value <= bound
+TARGETS = {
+    'student_vs_plain': ('exported student / plain MMPose latency', 'band', (1.0, 0.03)),
+    'branch_vs_student': ('branch k of multi-branch / exported student k latency', 'max', 1.05),
+    'train_step_vs_parts': ('multi-branch train step / sum of its parts (op times)', 'max',
+                            1.03),
+    'fau_kl_share': ('share of the multi-branch train step in FAU + KL', 'max', 0.05),
+}
+VERDICTS = ('pass', 'fail', 'within_noise')
 
 
 class RatioCI(NamedTuple):
-    """A ratio's estimate and its confidence interval (``None`` bounds: too few pairs)."""
     value: float
     low: Optional[float]
     high: Optional[float]
     n: int
 
 
-def pair_ratios(times: Mapping[str, Sequence[float]], spec: RatioSpec) -> List[float]:
-    """The per-repeat ratios of ``spec`` from round-robin samples (repeat i of every entry)."""
-    names = spec.num + spec.den
-    missing = [n for n in names if n not in times]
-    if missing:
-        raise KeyError(f'ratio {spec.name!r} needs entries {missing}, which were not timed '
-                       f'(timed: {sorted(times)})')
-    n = min(len(times[name]) for name in names)
-    return [sum(times[a][i] for a in spec.num) /
-            (spec.den_scale * sum(times[b][i] for b in spec.den)) for i in range(n)]
-
-
-@functools.lru_cache(maxsize=None)
-def _order_index(n: int, confidence: float) -> int:
-    """The largest ``k <= (n + 1) // 2`` with ``P(Binomial(n, 1/2) <= k - 1) <= (1 -
-    confidence) / 2`` (exact integer arithmetic), or 0 when even ``k = 1`` is too wide."""
-    alpha_half = Fraction(1 - confidence) / 2
-    total = 2 ** n
-    k, term, cum = 0, 1, 0  # term = C(n, k), cum = sum of C(n, i) for i < k + 1
-    while k + 1 <= (n + 1) // 2:
-        cum += term
-        if cum > alpha_half * total:
-            break
-        k += 1
-        term = term * (n - k + 1) // k
-    return k
-
-
-def median_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> RatioCI:
-    """Median of ``values`` and its distribution-free (sign-test) ``confidence`` interval."""
-    if not values:
-        raise ValueError('median_ci needs at least one value')
-    if not 0 < confidence < 1:
-        raise ValueError(f'confidence must be in (0, 1), got {confidence}')
-    xs = sorted(values)
-    n = len(xs)
-    mid = n // 2
-    value = xs[mid] if n % 2 else 0.5 * (xs[mid - 1] + xs[mid])
-    k = _order_index(n, float(confidence))
-    if k == 0:
-        return RatioCI(float(value), None, None, n)
-    return RatioCI(float(value), float(xs[k - 1]), float(xs[n - k]), n)
-
-
-def ratio_ci(times: Mapping[str, Sequence[float]], spec: RatioSpec,
-             confidence: float = CONFIDENCE) -> RatioCI:
-    """:func:`median_ci` of the per-repeat ratios of ``spec``."""
-    return median_ci(pair_ratios(times, spec), confidence)
+def paired_ratio(num: Sequence[float], den: Sequence[float],
+                 confidence: float = CONFIDENCE) -> RatioCI:
+    """The batch-means interval of the per-repeat ratios ``num[i] / den[i]``."""
+    if len(num) != len(den) or not len(num):
+        raise ValueError(f'paired_ratio needs as many numerators as denominators (>= 1), got '
+                         f'{len(num)} and {len(den)}')
+    logs = np.log(np.asarray(num, float)) - np.log(np.asarray(den, float))
+    blocks = min(10, len(logs) // 2)
+    if blocks < 3:
+        return RatioCI(float(np.exp(np.median(logs))), None, None, len(logs))
+    medians = np.array([np.median(b) for b in np.array_split(logs, blocks)])
+    centre, sem = medians.mean(), stats.sem(medians)
+    low, high = stats.t.interval(confidence, blocks - 1, loc=centre, scale=sem) if sem > 0 \
+        else (centre, centre)
+    return RatioCI(float(np.exp(centre)), float(np.exp(low)), float(np.exp(high)), len(logs))
 
 
 def relative_half_width(ci: RatioCI) -> float:
@@ -103,15 +55,35 @@ def relative_half_width(ci: RatioCI) -> float:
     return (ci.high - ci.low) / 2 / ci.value
 
 
-def converged_when(specs: Sequence[RatioSpec], half_width: float = TARGET_HALF_WIDTH,
-                   confidence: float = CONFIDENCE
-                   ) -> Callable[[Dict[str, List[float]]], bool]:
-    """A ``round_robin`` convergence test: every ratio's interval within ``+-half_width``
-    (relative) of its value."""
-    if not half_width > 0:
-        raise ValueError(f'the target half-width must be > 0, got {half_width}')
+def target_bounds(name: str):
+    """(lowest, highest) value meeting ratio ``name``'s target (``branch_vs_student/k`` too)."""
+    _, kind, bound = TARGETS[name.split('/')[0].split('[')[0]]
+    return (bound[0] - bound[1], bound[0] + bound[1]) if kind == 'band' else (-math.inf, bound)
 
-    def converged(times: Dict[str, List[float]]) -> bool:
-        return all(relative_half_width(ratio_ci(times, s, confidence)) <= half_width
-                   for s in specs)
-    return converged
+
+def verdict(name: str, low: Optional[float], high: Optional[float]) -> str:
+    """``'pass'``: all of ``[low, high]`` meets the target; ``'fail'``: all of it misses;
+    ``'within_noise'`` otherwise (also without an interval)."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return 'within_noise'
+    lo, hi = target_bounds(name)
+    if lo <= low and high <= hi:
+        return 'pass'
+    return 'fail' if high < lo or low > hi else 'within_noise'
+
+
+def severity(entry: Dict[str, Any], name: str) -> tuple:
+    """Sort key, worst last: the verdict, then how far the value is from the target's centre
+    (a band) or how large it is (a maximum)."""
+    lo, hi = target_bounds(name)
+    distance = abs(entry['value'] - (lo + hi) / 2) if math.isfinite(lo) else entry['value']
+    return ({'pass': 0, 'within_noise': 1, 'fail': 2}[entry['verdict']], distance)
+
+
+def check_entry(name: str, ci: RatioCI) -> Dict[str, Any]:
+    """A ``ratios_ci`` entry: value, interval, verdict and the target."""
+    lo, hi = target_bounds(name)
+    target = f'{(lo + hi) / 2:.2f} +/- {(hi - lo) / 2:.2f}' if math.isfinite(lo) else (
+        f'<= {hi:.0%}' if name == 'fau_kl_share' else f'<= {hi:.2f}')
+    return dict(value=ci.value, low=ci.low, high=ci.high, verdict=verdict(name, ci.low, ci.high),
+                target=target)

@@ -1,220 +1,157 @@
-"""The evidence rows: OKDHP, two-stage KD (FPD), HHD and ODKD, each against its student alone.
-
-Students and teachers (all on the built-in synthetic set, 128x96, the synthetic recipe):
-
-* OKDHP: the demo's 3-branch slim ResNet-18 (shared encoder, 3 deconvolution decoders) against
-  that SimpleBaseline alone;
-* FPD, HHD, ODKD: the half-width ResNet-18 student (4x cheaper than the slim one) and the slim
-  ResNet-18 as the larger teacher, trained once, twice as long (``teacher/heatmap``; the
-  demo reuses the slim student trained alone);
-* HHD: the half-width ResNet-18 with a DSNT head, started (alone and with HHD) from the
-  half-width heatmap student of the same seed, as the released HHD students start from a
-  heatmap-trained checkpoint;
-* ODKD: the teacher's half-way checkpoint is the weaker primary teacher; the senior teacher is
-  the final teacher fine-tuned with a person-mask output (``teacher/senior``).
-"""
+"""The evidence rows (docs/results.md says what each compares). Heatmap rows share one
+student, the half-width ResNet-18, and its alone row; for a seed each starts that student
+(OKDHP: its trunk and branch 0) from the seed's initial weights ``init/res18-16/seed<s>``."""
 from __future__ import annotations
 
-from typing import List
+from typing import Callable, List
 
-from .plan import (BASELINE, DSNT, FPD, HHD, ODKD, OKDHP, OKDHP_RTMPOSE, RTMPOSE, SENIOR, SMALL,
-                   TEACHER_SEED, Method, Preset, RunSpec, _alone, _teacher, _variant_key,
-                   checkpoint_of,
-                   register, schedule, teacher_checkpoint)
+from .plan import Method, Preset, RunSpec, checkpoint_of, register, schedule
 
-__all__ = ['alone_small']  # the rows register themselves in plan.METHODS
+__all__ = ['OKDHP_VARIANTS', 'okdhp_config']
 
-alone_small = _alone('alone/res18-16', SMALL)
+TEACHER_SEED = 1000  # teachers: one training each, independent of the students' seeds
+SMALL = 'odkd/synthetic/td-hm_res18-16_1xb32-20e_synthetic-128x96.py'
+TEACHER = 'baseline/synthetic/td-hm_res18_1xb32-20e_synthetic-128x96.py'
+SENIOR = 'odkd/synthetic/td-hm-mask_res34_1xb32-20e_synthetic-128x96.py'
+OKDHP = 'okdhp/synthetic/okdhp_res18-16-3b-split-layer4_1xb32-20e_synthetic-128x96.py'
+FPD = 'fpd/synthetic/fpd_res18_res18-16_1xb32-20e_synthetic-128x96.py'
+ODKD = 'odkd/synthetic/odkd_res18-res34mask_res18-16_1xb32-20e_synthetic-128x96.py'
+DSNT = 'hhd/synthetic/td-dsnt_res18-16_1xb32-20e_synthetic-128x96.py'
+HHD = 'hhd/synthetic/hhd_res18-hm_res18-16-dsnt_1xb32-20e_synthetic-128x96.py'
+RTMPOSE = 'baseline/synthetic/rtmpose-t_1xb32-20e_synthetic-128x96.py'
+OKDHP_RTMPOSE = 'okdhp/synthetic/okdhp_rtmpose-t-3b_1xb32-20e_synthetic-128x96.py'
+NO_KD = {'model.head.kd_loss.loss_weight': 0.0}
+
+
+def _key(name: str, variant: str, seed: int) -> str:
+    return f'{name}{"-" + variant if variant else ""}/seed{seed}'
+
+
+def _inits(name: str, config: str, count: int = 5) -> Callable[[Preset], List[RunSpec]]:
+    """The seeds' initial weights of a student: what its alone and method runs start from."""
+    return lambda p: [RunSpec(f'init/{name}/seed{s}', config, s, kind='init')
+                      for s in p.seeds[:count]]
+
+
+def _paired(name: str, seed: int, how: str = 'same', prefix: str = '') -> dict:
+    return dict(checkpoint=checkpoint_of(f'init/{name}/seed{seed}'), map=how, prefix=prefix)
 
 
 def _ramp(epochs: int) -> int:
-    """The released ramp spans 90 of 150 epochs (60 %): the same share of a schedule."""
+    """The released KD ramp spans 90 of 150 epochs (60 %): the same share of a schedule."""
     return max(1, round(0.6 * epochs))
 
 
-# ---------------------------------------------------------------------------------- OKDHP
+def _teacher(p: Preset) -> RunSpec:
+    return RunSpec('teacher/heatmap', TEACHER, TEACHER_SEED, schedule(p.teacher_epochs))
+
+
+def _senior(p: Preset) -> RunSpec:
+    return RunSpec('teacher/senior', SENIOR, TEACHER_SEED, schedule(p.teacher_epochs))
+
+
+def alone_small(p: Preset, s: int) -> RunSpec:
+    return RunSpec(f'alone/res18-16/seed{s}', SMALL, s, schedule(p.epochs),
+                   init_from=_paired('res18-16', s))
+
+
+OKDHP_VARIANTS = {
+    # The released loss: KL at T = 1 between pixel softmaxes of the [0, 1] heatmaps.
+    'released': {},
+    # KL between softmax(h / tau), tau = 0.1; the weight undoes tau^2 so that the sharper
+    # target pulls harder at the same lambda_kd = 2.
+    'tau0.1': {'model.head.kd_loss': dict(type='PixelKLDivLoss', use_target_weight=True,
+                                          temperature=0.1, loss_weight=2.0 / 0.1 ** 2)},
+    # MSE to the ensemble's heatmaps (FPD's KD loss, at the GT loss's weight 0.5).
+    'mse': {'model.head.kd_loss': dict(type='KeypointMSELoss', use_target_weight=True,
+                                       loss_weight=0.5)},
+    # The released KL, the ensemble a fixed target (no KD gradient into the FAU).
+    'detached': {'model.head.detach_ensemble': True},
+}
+
+
 def okdhp_config(variant: str) -> str:
-    """The config an OKDHP variant trains (most change options only, 'split*' the config)."""
     if variant not in OKDHP_VARIANTS:
         raise KeyError(f'unknown OKDHP variant {variant!r}; choose from {sorted(OKDHP_VARIANTS)}')
-    return OKDHP_VARIANTS[variant].get('config', OKDHP)
+    return OKDHP
 
 
-def _okdhp(p: Preset, seed: int, variant: str) -> RunSpec:
-    options = dict(schedule(p.epochs), **{'model.head.kd_ramp_epochs': _ramp(p.epochs)})
-    options.update({k: v for k, v in OKDHP_VARIANTS[variant].items() if k != 'config'})
-    return RunSpec(_variant_key('okdhp', variant, seed), okdhp_config(variant), seed, options)
+def _okdhp(name: str, extra: dict) -> Callable[[Preset, int, str], RunSpec]:
+    return lambda p, s, v: RunSpec(
+        _key(name, v, s), okdhp_config(v), s, {
+            **schedule(p.epochs), 'model.head.kd_ramp_epochs': _ramp(p.epochs),
+            **OKDHP_VARIANTS[v], **extra},
+        init_from=_paired('res18-16', s, 'branch'), kd_ratio=True)
 
 
-OKDHP_SPLIT = OKDHP.replace('okdhp_res18-3b_', 'okdhp_res18-3b-split-layer4_')
-MSE_KD = {'model.head.kd_loss': dict(type='KeypointMSELoss', use_target_weight=True,
-                                     loss_weight=0.5)}
-OKDHP_VARIANTS = {
-    # The released loss: KL at T = 1 between softmaxes of [0, 1] heatmaps (nearly uniform).
-    'released': {},
-    # KL between the spatial distributions at T = 0.1, i.e. softmax(10 h), the distributions an
-    # integral head (beta = 10) reads from; the loss weight undoes Hinton's T^2 (which is for
-    # softening, T > 1) so that lambda_kd stays 2 for the sharpened term.
-    'sharp': {'model.head.kd_loss': dict(type='PixelKLDivLoss', use_target_weight=True,
-                                         temperature=0.1, loss_weight=2.0 / 0.1 ** 2)},
-    # Branches that share less (own layer 4 + decoder each, as OKDHP's hourglass shares half
-    # its stacks): a more diverse ensemble; the released KL.
-    'split': {'config': OKDHP_SPLIT},
-    # The same branches, the ensemble taught by heatmap MSE (FPD's KD loss, weight = GT's 0.5)
-    # instead of the near-uniform pixel softmax.
-    'split-mse': dict(MSE_KD, config=OKDHP_SPLIT),
-}
-
-register(Method(
-    name='okdhp', what='OKDHP (3 branches, best branch on the tune split) vs the student alone',
-    alone=_alone('alone/res18', BASELINE), method=_okdhp, variants=OKDHP_VARIANTS,
-    # The highest gain on the tune split (seeds 0, 1: released +0.002, sharp -0.029, split
-    # +0.006, split-mse +0.004 AP; none beyond its standard error).
-    default='split'))
+for _name, _extra in (('okdhp', {}), ('okdhp_nokd', NO_KD)):
+    register(Method(
+        name=_name, what='OKDHP, 3 branches (branch 0, paired with the alone run, exported)' + (
+            ', the KD weight at 0: multi-branch training alone' if _extra else ''),
+        alone=alone_small, method=_okdhp(_name, _extra), default='released', branches=True,
+        variants={'released': {}} if _extra else OKDHP_VARIANTS,
+        prerequisites=_inits('res18-16', SMALL)))
 
 
-def _okdhp_rtmpose(p: Preset, seed: int, variant: str) -> RunSpec:
-    options = dict(schedule(p.epochs), **{'model.head.kd_ramp_epochs': _ramp(p.epochs)})
-    options.update(OKDHP_RTMPOSE_VARIANTS[variant])
-    return RunSpec(_variant_key('okdhp_rtmpose', variant, seed), OKDHP_RTMPOSE, seed, options)
-
-
-OKDHP_RTMPOSE_VARIANTS = {
-    # DWPose's logit KD at RTMPose's beta 10, weight 1 (DWPose's second stage).
-    'kl-beta10': {},
-}
-
-register(Method(
-    name='okdhp_rtmpose', what='OKDHP for RTMPose-t (SimCC KL from the FAU ensemble) vs alone',
-    alone=_alone('alone/rtmpose-t', RTMPOSE), method=_okdhp_rtmpose,
-    variants=OKDHP_RTMPOSE_VARIANTS, default='kl-beta10'))
-
-
-# ---------------------------------------------------------------------------------- FPD
-def _teacher_options(p: Preset) -> dict:
-    return {'model.teacher_checkpoint': teacher_checkpoint(p)}
-
-
-def _teacher_time(p: Preset, seed: int) -> tuple:
-    """The heatmap teacher's training counts in the method's wall time (also where the demo
-    reuses a student trained alone as the teacher)."""
-    return (_teacher(p).key, )
+def _distiller(name: str, config: str, options: Callable[[Preset], dict]
+               ) -> Callable[[Preset, int, str], RunSpec]:
+    return lambda p, s, v: RunSpec(_key(name, v, s), config, s, {**schedule(p.epochs),
+                                                                  **options(p)},
+                                   init_from=_paired('res18-16', s, 'prefix', 'student.'),
+                                   kd_ratio=True)
 
 
 register(Method(
-    name='fpd', what='two-stage KD (FPD: teacher trained first, MSE to its heatmaps) vs alone',
-    alone=alone_small,
-    method=lambda p, s, v: RunSpec(_variant_key('fpd', v, s), FPD, s,
-                                   dict(schedule(p.epochs), **_teacher_options(p))),
-    prerequisites=lambda p: [_teacher(p)],
-    method_extra_time=_teacher_time))
+    name='fpd', what='two-stage KD (FPD: the slim ResNet-18 trained first, MSE to its heatmaps)',
+    alone=alone_small, method=_distiller('fpd', FPD, lambda p: {
+        'model.teacher_checkpoint': checkpoint_of(_teacher(p).key)}),
+    prerequisites=lambda p: [_teacher(p)] + _inits('res18-16', SMALL)(p),
+    extra_time=lambda p, s: (_teacher(p).key, )))
+register(Method(
+    name='odkd', what='ODKD (the slim ResNet-18 primary, then the mask-aware ResNet-34 senior)',
+    alone=alone_small, method=_distiller('odkd', ODKD, lambda p: {
+        'model.teachers.primary.checkpoint': checkpoint_of(_teacher(p).key),
+        'model.teachers.senior.checkpoint': checkpoint_of(_senior(p).key),
+        'custom_hooks': [dict(type='OrderlyTeacherHook', switch_epoch=p.epochs // 2)]}),
+    prerequisites=lambda p: [_teacher(p), _senior(p)] + _inits('res18-16', SMALL)(p),
+    extra_time=lambda p, s: (_teacher(p).key, _senior(p).key)))
 
 
-# ---------------------------------------------------------------------------------- HHD
-def _dsnt_init(seed: int, prefix: str = '') -> dict:
-    return dict(checkpoint=checkpoint_of(f'alone/res18-16/seed{seed}'), prefix=prefix)
-
-
-def _hhd(p: Preset, seed: int, variant: str) -> RunSpec:
-    options = dict(schedule(p.finetune_epochs), **_teacher_options(p))
-    options.update(HHD_VARIANTS[variant])
-    return RunSpec(_variant_key('hhd', variant, seed), HHD, seed, options,
-                   init_from=_dsnt_init(seed, 'student.'))
+def _dsnt_init(s: int, prefix: str = '') -> dict:
+    return dict(checkpoint=checkpoint_of(f'alone/res18-16/seed{s}'), map='integral',
+                prefix=prefix)
 
 
 HHD_LOSS = 'model.distill_losses.loss_hhd'
-HHD_VARIANTS = {
-    # The released CropbiasLoss setting: L2-normalised raw maps, 8x8 crop, weight 0.5.
-    'released': {},
-    # Gu et al.'s full centre (with the H*W term) instead of the released closed form.
-    'gu-centre': {f'{HHD_LOSS}.centre': 'gu'},
-    # The released crop scaled to our 32x24 maps (8 of 64 pixels there: 4 of 32 here).
-    'crop-4': {f'{HHD_LOSS}.crop_size': (4, 4)},
-    # Distributions, not raw maps: the student's softmax(10 S) (what its DSNT head reads)
-    # against the sum-normalised teacher map, 4x4 crop.
-    'distribution': {HHD_LOSS: dict(type='HHDLoss', crop_size=(4, 4), student_norm='softmax',
-                               teacher_norm='l1', beta=10.0, loss_weight=0.5)},
-    # At the released weight the HHD term is 100-400x the task loss (SmoothL1 on normalised
-    # coordinates, ~0.002-0.004 here) and the student follows it, not the coordinates: the
-    # released loss at weights that put it near the task loss's scale, and the distribution
-    # form at a tenth of its weight.
-    'released-w0.05': {f'{HHD_LOSS}.loss_weight': 0.05},
-    'released-w0.005': {f'{HHD_LOSS}.loss_weight': 0.005},
-    'distribution-w0.05': {HHD_LOSS: dict(type='HHDLoss', crop_size=(4, 4),
-                                     student_norm='softmax', teacher_norm='l1', beta=10.0,
-                                     loss_weight=0.05)},
-}
-
+# The released CropbiasLoss at the weight that brings it to the task loss's scale: at the
+# released 0.5 it is 100-400x the task loss, and every variant lost AP on the tune split.
+HHD_VARIANTS = {'released-w0.005': {f'{HHD_LOSS}.loss_weight': 0.005}, 'released': {}}
 register(Method(
-    name='hhd', what='HHD (heatmap teacher -> DSNT student) vs the DSNT student alone',
+    name='hhd', what='HHD (slim ResNet-18 heatmap teacher -> half-width DSNT student)',
     alone=lambda p, s: RunSpec(f'alone/dsnt-res18-16/seed{s}', DSNT, s,
                                schedule(p.finetune_epochs), init_from=_dsnt_init(s)),
-    # Fixed by the loss-scale rule before any report-split run (not tuned): the released form
-    # at the weight that brings loss_hhd to within a few times the task loss. On the tune split
-    # every variant at the released weight lost AP (released -0.112, crop-4 -0.061,
-    # distribution -0.189, gu-centre -0.393; seeds 0, 1).
-    method=_hhd, variants=HHD_VARIANTS, default='released-w0.005',
-    prerequisites=lambda p: [_teacher(p)] + [alone_small(p, s) for s in p.seeds],
-    method_extra_time=lambda p, s: _teacher_time(p, s) + (f'alone/res18-16/seed{s}', ),
+    method=lambda p, s, v: RunSpec(_key('hhd', v, s), HHD, s, {
+        **schedule(p.finetune_epochs), 'model.teacher_checkpoint': checkpoint_of(
+            _teacher(p).key), **HHD_VARIANTS[v]}, init_from=_dsnt_init(s, 'student.'),
+        kd_ratio=True),
+    variants=HHD_VARIANTS, default='released-w0.005', seeds=3,
+    prerequisites=lambda p: [_teacher(p)] + _inits('res18-16', SMALL, 3)(p) + [
+        alone_small(p, s) for s in p.seeds[:3]],
+    extra_time=lambda p, s: (_teacher(p).key, f'alone/res18-16/seed{s}'),
     alone_extra_time=lambda p, s: (f'alone/res18-16/seed{s}', )))
 
 
-# ---------------------------------------------------------------------------------- ODKD
-def _senior(p: Preset) -> RunSpec:
-    """The senior teacher: the final heatmap teacher, fine-tuned with the mask output."""
-    return RunSpec('teacher/senior', SENIOR, TEACHER_SEED,
-                   dict(schedule(p.finetune_epochs), load_from=teacher_checkpoint(p)))
+def _rtm_alone(p: Preset, s: int) -> RunSpec:
+    return RunSpec(f'alone/rtmpose-t/seed{s}', RTMPOSE, s, schedule(p.epochs, flat=0.5),
+                   init_from=_paired('rtmpose-t', s))
 
 
-def _odkd_options(p: Preset) -> dict:
-    return dict(schedule(p.epochs), **{
-        'model.teachers.primary.checkpoint': teacher_checkpoint(p, primary=True),
-        'model.teachers.senior.checkpoint': checkpoint_of('teacher/senior'),
-        'custom_hooks': [dict(type='OrderlyTeacherHook', switch_epoch=p.epochs // 2)]})
-
-
-def _odkd(p: Preset, seed: int, variant: str, key: str = 'odkd') -> RunSpec:
-    options = _odkd_options(p)
-    options.update(ODKD_VARIANTS[variant])
-    return RunSpec(_variant_key(key, variant, seed), ODKD, seed, options)
-
-
-def _weights(primary: float, senior: float) -> dict:
-    """Fixed teacher weights, no hand-over (the ablations without order)."""
-    return {'custom_hooks': [], 'model.distill_losses.loss_primary.loss_weight': primary,
-            'model.distill_losses.loss_senior.loss_weight': senior}
-
-
-ODKD_VARIANTS = {
-    # The config: binarisation keeps the teacher's values above half the peak ('keep').
-    'orderly': {},
-    # A flat 0/1 disc instead (the first default). On the tune split (seeds 0-2) it lost to
-    # 'keep' on every seed (-0.019, -0.009, -0.021 AP): the disc fights the Gaussian ground
-    # truth the student also learns, flattening the peak the sub-pixel decoding reads.
-    'orderly-hard': {'model.distill_losses.loss_primary.mode': 'hard',
-                     'model.distill_losses.loss_senior.mode': 'hard'},
-}
-ODKD_ABLATIONS = {
-    'primary-only': _weights(1.0, 0.0),
-    'senior-only': _weights(0.0, 1.0),
-    'both-unordered': _weights(0.5, 0.5),
-    'orderly-no-binarisation': {'model.distill_losses.loss_primary.binarize': False,
-                                'model.distill_losses.loss_senior.binarize': False},
-}
-
-
-def _odkd_ablations(p: Preset) -> List[RunSpec]:
-    seed = p.seeds[0]
-    runs = []
-    for name, change in ODKD_ABLATIONS.items():
-        options = dict(_odkd_options(p), **change)
-        runs.append(RunSpec(f'odkd-ablation-{name}/seed{seed}', ODKD, seed, options))
-    return runs
-
-
-register(Method(
-    name='odkd', what='ODKD (primary then senior mask-aware teacher, binarised) vs alone',
-    alone=alone_small, method=_odkd, variants=ODKD_VARIANTS, default='orderly',
-    prerequisites=lambda p: [_teacher(p), _senior(p)], ablations=_odkd_ablations,
-    method_extra_time=lambda p, s: _teacher_time(p, s) + ('teacher/senior', )))
-
+for _name, _extra in (('okdhp_rtmpose', {}), ('okdhp_rtmpose_nokd', NO_KD)):
+    register(Method(
+        name=_name, what='OKDHP for RTMPose-t (SimCC KL from the FAU ensemble)' + (
+            ', the KD weight at 0' if _extra else ''), alone=_rtm_alone,
+        method=lambda p, s, v, n=_name, e=_extra: RunSpec(
+            _key(n, v, s), OKDHP_RTMPOSE, s, {**schedule(p.epochs, flat=0.5),
+                                              'model.head.kd_ramp_epochs': _ramp(p.epochs), **e},
+            init_from=_paired('rtmpose-t', s, 'branch'), kd_ratio=True),
+        prerequisites=_inits('rtmpose-t', RTMPOSE), branches=True))

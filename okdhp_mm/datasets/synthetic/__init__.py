@@ -32,16 +32,19 @@ Example::
 Modules: ``params`` (the settings and the COCO person category), ``geometry``, ``figure``
 (poses, the articulated figure, placement), ``texture`` (colours, textures, background),
 ``render`` (painting, :func:`render_synthetic_image`), ``annotate`` (visibility, polygons,
-boxes, areas) and ``write`` (:func:`generate_synthetic_coco`). Only numpy and OpenCV are needed
+boxes, areas), ``write`` (:func:`generate_synthetic_coco`) and ``splits`` (training, report
+and tune splits, :func:`prepare_splits`). Only numpy and OpenCV are needed
 (pycocotools, when installed, computes ``area`` exactly as COCO does). Nothing here registers
 MMPose modules, so ``import okdhp_mm`` does not load the renderer.
 """
 from .params import (COCO_KEYPOINT_NAMES, COCO_SKELETON, SyntheticCocoParams, add_arguments,
                      coco_person_category, params_from_args)
 from .render import render_synthetic_image
+from .splits import prepare_splits
 from .write import generate_synthetic_coco
 
 __all__ = [
     'COCO_KEYPOINT_NAMES', 'COCO_SKELETON', 'SyntheticCocoParams', 'coco_person_category',
-    'render_synthetic_image', 'generate_synthetic_coco', 'add_arguments', 'params_from_args'
+    'render_synthetic_image', 'generate_synthetic_coco', 'add_arguments', 'params_from_args',
+    'prepare_splits'
 ]

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from okdhp_mm.analysis import training_report
-from okdhp_mm.analysis.training_report import (draw_prediction_rows, plot_training_curves,
+from okdhp_mm.visualization import training_report
+from okdhp_mm.visualization.training_report import (draw_prediction_rows, plot_training_curves,
                                                read_scalars)
 
 

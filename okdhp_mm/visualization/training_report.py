@@ -6,12 +6,11 @@ import itertools
 import json
 import os.path as osp
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['read_scalars', 'plot_training_curves', 'draw_predictions', 'draw_prediction_rows',
-           'markdown_table']
+__all__ = ['draw_prediction_rows', 'plot_training_curves', 'read_scalars']
 
 # MMEngine visualizers are named process-wide instances: one name per drawing.
 _VIS_IDS = itertools.count()
@@ -131,27 +130,3 @@ def draw_prediction_rows(models: Sequence[Tuple[str, str, str]], ann_file: str, 
     w = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, w - r.shape[1]), (0, 0))) for r in rows]
     cv2.imwrite(out_png, np.concatenate(rows, axis=0)[..., ::-1])
-
-
-def draw_predictions(config: str, checkpoint: str, ann_file: str, img_dir: str, out_png: str,
-                     num_images: int = 4, device: str = 'cpu') -> None:
-    """Predict with ground-truth boxes and draw the skeletons with MMPose's visualizer."""
-    import cv2
-
-    with open(ann_file) as f:
-        coco = json.load(f)
-    row = _prediction_row(config, checkpoint, coco, img_dir, num_images, device)
-    cv2.imwrite(out_png, row[..., ::-1])
-
-
-def markdown_table(rows: Sequence[dict], columns: Optional[Sequence[str]] = None) -> str:
-    """A markdown table of ``rows`` (floats with 3 decimals); columns default to the first row's."""
-    columns = list(columns or rows[0].keys())
-    lines = ['| ' + ' | '.join(columns) + ' |', '| ' + ' | '.join('---' for _ in columns) + ' |']
-    for row in rows:
-        cells = []
-        for c in columns:
-            v = row.get(c, '')
-            cells.append(f'{v:.3f}' if isinstance(v, float) else str(v))
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)

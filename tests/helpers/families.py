@@ -1,5 +1,6 @@
-"""Tiny OKDHP models of every family, for the performance tests beside this file
-(``test_perf_*.py`` import :data:`FAMILIES` and :func:`build` from here).
+"""Tiny OKDHP models of every family (``FAMILIES``, ``build``) and batches of their codec's
+targets (``batch``), for the tests that run every family: host transfers, CUDA parity, the
+parts of a training step, and the family test at the end of this file's users.
 
 Families: the hourglass on MMPose's parts (``MultiBranchHourglassNet``), the released stacked
 hourglass (``MultiBranchStackedHourglassNet``), a shared encoder with one decoder per branch,
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Tuple
 
-import pytest
 import torch
 
 from helpers.builders import MEAN_STD, codec, tiny_hourglass_okdhp, tiny_resnet_okdhp
@@ -85,20 +85,23 @@ def build(family: str, seed: int = 0):
     return MODELS.build(cfg).train(), c
 
 
+def packed(family_codec: dict, n: int = 2) -> dict:
+    """What a dataloader yields: uint8 images of the codec's input size and data samples with
+    (random) targets of its kind, from ``mmpose.testing.get_packed_inputs``."""
+    from mmpose.testing import get_packed_inputs
+
+    w, h = family_codec['input_size']
+    return get_packed_inputs(
+        n, num_keypoints=K, img_shape=(h, w), input_size=(w, h),
+        heatmap_size=tuple(family_codec.get('heatmap_size', (w // 4, h // 4))),
+        simcc_split_ratio=family_codec.get('simcc_split_ratio', 2.0),
+        with_heatmap='heatmap_size' in family_codec,
+        with_simcc_label='simcc_split_ratio' in family_codec)
+
+
 def batch(family_codec: dict, n: int = 2, device='cpu'):
-    """A training batch ``(inputs, data_samples)`` with targets of the family's codec."""
-    from okdhp_mm.analysis.benchmark.inputs import make_batch
+    """A training batch ``(inputs, data_samples)`` as the data preprocessor hands it over."""
+    from mmpose.registry import MODELS
 
-    return make_batch(n, tuple(family_codec['input_size']), K, device=device, seed=3,
-                      codec=family_codec)
-
-
-@pytest.mark.parametrize('family', list(FAMILIES))
-def test_every_family_trains_on_its_codec_targets(family):
-    model, c = build(family)
-    inputs, samples = batch(c)
-    losses = model.loss(inputs, samples)
-    loss, _ = model.parse_losses(losses)
-    assert torch.isfinite(loss) and loss > 0
-    loss.backward()
-    assert all(p.grad is not None for p in model.head.fau.parameters() if p.requires_grad)
+    data = MODELS.build(MEAN_STD)(packed(family_codec, n), True)
+    return data['inputs'].to(device), [s.to(device) for s in data['data_samples']]

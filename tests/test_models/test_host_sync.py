@@ -25,7 +25,7 @@ import sys
 import pytest
 import torch
 
-from test_perf_models import FAMILIES, batch, build
+from helpers.families import FAMILIES, build, packed
 
 _TENSOR_METHODS = ('item', 'tolist', 'numpy', 'cpu', '__bool__', '__float__', '__int__')
 _FACTORIES = ('tensor', 'as_tensor', 'from_numpy')
@@ -91,10 +91,7 @@ def test_train_step_makes_no_host_transfer_from_our_code(family, host_transfers,
     from mmengine.optim import OptimWrapper
 
     model, codec = build(family)
-    inputs, samples = batch(codec)
-    # What a dataloader yields: uint8 images, PoseDataSamples with the codec's targets.
-    images = [(inputs[i] * 40 + 128).clamp(0, 255).to(torch.uint8) for i in range(len(samples))]
-    data = dict(inputs=images, data_samples=samples)
+    data = packed(codec)  # what a dataloader yields: uint8 images, the codec's targets
     wrapper = OptimWrapper(torch.optim.Adam(model.parameters(), lr=1e-3))
     model.train_step(copy.deepcopy(data), wrapper)  # first step: optimizer state created
     host_transfers.clear()

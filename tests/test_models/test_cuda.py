@@ -14,7 +14,7 @@ import copy
 import pytest
 import torch
 
-from test_perf_models import FAMILIES, batch, build
+from helpers.families import FAMILIES, batch, build
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')]
@@ -142,20 +142,3 @@ def test_a_cuda_training_step_never_synchronises(family):
         finally:
             torch.cuda.set_sync_debug_mode('default')
     assert torch.isfinite(loss).item()
-
-
-def test_benchmark_times_with_cuda_events_on_cuda(tmp_path):
-    from helpers.builders import codec, tiny_hourglass_okdhp
-    from okdhp_mm.analysis.benchmark import run_benchmark
-
-    model = tiny_hourglass_okdhp(n0=1, branch_stacks=(1, 1, 1))
-    c = codec(input_size=(32, 32), heatmap_size=(8, 8))
-    for b in model['head']['branches']:
-        b['decoder'] = c
-    result = run_benchmark(dict(model=model, codec=c, default_scope='mmpose'), device='cuda',
-                           batch_sizes=(1, 2), repeats=6, warmup=2, quick=True,
-                           out_dir=str(tmp_path))
-    assert result['timer'] == 'cuda' and result['memory_is_estimate'] is False
-    assert result['device_name'] == torch.cuda.get_device_name(0)
-    assert all(e['low'] is not None for e in result['ratios_ci'].values())
-    assert (tmp_path / 'benchmark.png').is_file()
