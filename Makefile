@@ -32,3 +32,12 @@ test-fast: setup
 
 clean:
 	rm -rf work_dirs outputs .pytest_cache
+
+# The prepared GPU check (tools/gpu_check.sh): installs the stack if needed, then about 5
+# minutes of CUDA steps; summary in $(GPU_CHECK_OUT)/gpu_check.{json,md}. Dry run on the CPU:
+# make gpu-check GPU_CHECK_ARGS="--cpu --tiny".
+GPU_CHECK_OUT ?= reports/gpu_check
+GPU_CHECK_ARGS ?=
+.PHONY: gpu-check
+gpu-check:
+	bash tools/gpu_check.sh $(GPU_CHECK_ARGS) $(GPU_CHECK_OUT)

@@ -4,7 +4,8 @@
 # Data and runtime only, no network: the configs in configs/*/coco_samples/ set backbone and
 # head. Far too little data to learn or to measure accuracy.
 _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py',
-          './okdhp_mm_runtime.py']
+          './okdhp_mm_runtime.py',
+          './topdown_frame.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
 # Override on the command line (--cfg-options data_root=...) when the samples live elsewhere.
@@ -17,13 +18,7 @@ default_hooks = dict(logger=dict(interval=1),
 auto_scale_lr = dict(enable=False)
 
 # The estimator's frame of MMPose's config (data preprocessor, flip test), not its network.
-model = dict(
-    _delete_=True,
-    _scope_='mmpose',  # as MMPose's config gives it: build in MMPose's registry
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
+model = dict(_base_.topdown_frame, _delete_=True)
 
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,

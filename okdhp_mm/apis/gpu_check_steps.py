@@ -1,9 +1,7 @@
-"""The GPU check's steps, run in order by its worker process:
-``python -m okdhp_mm.apis.gpu_check_steps SPEC.json`` (:func:`~okdhp_mm.apis.gpu_check.
-run_gpu_check` writes the spec and starts it). Each step returns ``(ok, details)``;
-``details['summary']`` is its line in the summary's table. The worker writes each result to
-``WORK/results/NAME.json`` and marks a step's start with ``NAME.started``; the time limits are
-the watching process's (it kills a worker in a step past its limit).
+"""The GPU check's steps, run in order by its worker process, ``python -m
+okdhp_mm.apis.gpu_check_steps SPEC.json`` (:func:`okdhp_mm.apis.gpu_check.run_gpu_check` starts
+it and enforces the time limits). Each step returns ``(ok, details)``, ``details['summary']``
+its line in the summary's table; the worker writes it to ``WORK/results/NAME.json``.
 """
 from __future__ import annotations
 
@@ -149,9 +147,9 @@ def _train(ctx: Context, name: str, key: str, iters: int, options: Optional[dict
     cfg.experiment_name = f'{name.replace("/", "-")}-{uuid.uuid4().hex[:8]}'
     cfg.visualizer.name = f'visualizer-{uuid.uuid4().hex}'
     cfg.train_cfg = dict(by_epoch=False, max_iters=iters, val_interval=10 ** 9)
-    for key in ('val_cfg', 'val_dataloader', 'val_evaluator', 'test_cfg', 'test_dataloader',
-                'test_evaluator'):
-        cfg[key] = None
+    for part in ('val_cfg', 'val_dataloader', 'val_evaluator', 'test_cfg', 'test_dataloader',
+                 'test_evaluator'):
+        cfg[part] = None
     cfg.param_scheduler = None  # a short run: the config's optimizer at its base rate
     if amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'  # what MMPose's tools/train.py --amp sets
@@ -294,11 +292,10 @@ def run_worker(spec_path: str) -> int:
                 ok, details = False, dict(error=f'{type(err).__name__}: {err}'[:500])
             if name == 'environment' and not ok:
                 skip = 'the environment step failed'
-        tmp = osp.join(results, name + '.tmp')
-        with open(tmp, 'w') as f:
+        with open(osp.join(results, name + '.tmp'), 'w') as f:
             json.dump(dict(name=name, ok=bool(ok), seconds=round(time.time() - t0, 1),
                            details=details), f, default=str)
-        os.replace(tmp, osp.join(results, name + '.json'))
+        os.replace(f.name, osp.join(results, name + '.json'))  # whole, for the watcher
     return 0
 
 

@@ -101,8 +101,9 @@ def plain_config(cfg: Config, student_cfg: dict, needs_plugin: bool = False) -> 
     for key in ('load_from', 'resume'):
         plain.pop(key, None)
     plain.pop('custom_hooks', None)  # ours drive training only (teacher switches, ...)
-    # configs/_base_/okdhp_mm_runtime.py's variable, already merged into default_hooks.
+    # configs/_base_/okdhp_mm_runtime.py's variables, already merged into default_hooks / model.
     plain.pop('checkpoint_hook', None)
+    plain.pop('topdown_frame', None)
     checkpoint = plain.get('default_hooks', {}).get('checkpoint')
     if isinstance(checkpoint, dict) and checkpoint.get('type') == 'AtomicCheckpointHook':
         checkpoint['type'] = 'CheckpointHook'  # MMEngine's (same arguments, in-place writes)

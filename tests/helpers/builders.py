@@ -199,3 +199,19 @@ def peaked(B, K, H, W, peak=SATURATED, background=0.0, seed=0, avoid=None):
         idx = (avoid + 1 + torch.randint(0, H * W - 1, (B, K), generator=g)) % (H * W)
     maps.scatter_(2, idx[..., None], peak)
     return maps.reshape(B, K, H, W), idx
+
+
+def heatmap_samples(n: int = 2, K: int = 17, size=(16, 16), input_size=None) -> list:
+    """``n`` PoseDataSamples with random (K, H, W) heatmaps and every keypoint weighted 1."""
+    from mmengine.structures import InstanceData, PixelData
+    from mmpose.structures import PoseDataSample
+
+    samples = []
+    for _ in range(n):
+        d = PoseDataSample()
+        d.gt_fields = PixelData(heatmaps=torch.rand(K, *size))
+        d.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, K))
+        if input_size is not None:
+            d.set_metainfo(dict(input_size=input_size))
+        samples.append(d)
+    return samples

@@ -3,8 +3,8 @@
 # rotation 30 (p 0.6), no shift, flip; flip test with 1-px shift. Model configs inherit this.
 _base_ = [
     'mmpose::body_2d_keypoint/topdown_heatmap/mpii/td-hm_hourglass52_8xb64-210e_mpii-256x256.py',
-    '../../_base_/okdhp_mm_runtime.py'
-]
+    '../../_base_/okdhp_mm_runtime.py',
+    '../../_base_/topdown_frame.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 default_hooks = dict(checkpoint=_base_.checkpoint_hook)  # atomic writes (okdhp_mm)
 
@@ -27,13 +27,7 @@ gt_loss = dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=0.5)
 # frame (data preprocessor, flip test); the model pieces beside this file (hourglass-mmpose,
 # stacked_hourglass, simple_baseline, okdhp_multi_output) set backbone and head, so none of
 # them inherits a network it throws away.
-model = dict(
-    _delete_=True,
-    _scope_='mmpose',  # as MMPose's config gives it: build in MMPose's registry
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
+model = dict(_base_.topdown_frame, _delete_=True)
 
 codec = dict(type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
 train_pipeline = [

@@ -47,24 +47,16 @@ def test_okdhp_trains_under_bf16_autocast_on_cpu(tmp_path, samples):
 
 def test_distillers_train_under_bf16_autocast_on_cpu(tmp_path, samples):
     """HHD and ODKD KD losses compute in float32 inside bf16 autocast: finite, one step."""
-    from mmengine.structures import InstanceData, PixelData
     from mmpose.registry import MODELS
-    from mmpose.structures import PoseDataSample
 
-    from helpers.builders import tiny_teacher
+    from helpers.builders import heatmap_samples, tiny_teacher
 
     for loss in (dict(type='HHDLoss', crop_size=(4, 4)),
                  dict(type='ODKDHeatmapLoss', loss_weight=1.0)):
         model = MODELS.build(dict(type='TeacherStudentDistiller', student=tiny_teacher(),
                                   teacher=tiny_teacher(), distill_losses=dict(loss_kd=loss)))
         model.init_weights()
-        x = torch.randn(2, 3, 64, 64)
-        samples_ = []
-        for _ in range(2):
-            d = PoseDataSample()
-            d.gt_fields = PixelData(heatmaps=torch.rand(17, 16, 16))
-            d.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 17))
-            samples_.append(d)
+        x, samples_ = torch.randn(2, 3, 64, 64), heatmap_samples()
         with torch.autocast('cpu', dtype=torch.bfloat16):
             losses = model.loss(x, samples_)
         assert losses['loss_kd'].dtype == torch.float32, loss['type']

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.builders import tiny_teacher
+from helpers.builders import heatmap_samples, tiny_teacher
 from helpers.distill import count_teacher_runs, heatmap_kd_loss_from_scratch
 from okdhp_mm.models.losses.odkd_loss import ODKDHeatmapLoss, binarize_heatmaps
 
@@ -59,9 +59,7 @@ def test_loss_as_distiller_entry():
     """A zero-weight loss is reported as 0 without running its teacher; the active one equals
     ODKDHeatmapLoss on the student's and the primary teacher's maps; switched the other way
     (as OrderlyTeacherHook does), the senior teacher runs and its loss counts."""
-    from mmengine.structures import InstanceData, PixelData
     from mmpose.registry import MODELS
-    from mmpose.structures import PoseDataSample
 
     student = tiny_teacher(hm=(16, 16))
     student['backbone'].update(stem_channels=8, base_channels=8)
@@ -72,14 +70,7 @@ def test_loss_as_distiller_entry():
         distill_losses=dict(
             loss_primary=dict(ODKD_KD, teacher_name='primary', loss_weight=1.),
             loss_senior=dict(ODKD_KD, teacher_name='senior', loss_weight=0.))))
-    x = torch.randn(2, 3, 64, 64)
-    samples = []
-    for _ in range(2):
-        d = PoseDataSample()
-        d.gt_fields = PixelData(heatmaps=torch.rand(17, 16, 16))
-        d.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 17))
-        d.set_metainfo(dict(input_size=(64, 64)))
-        samples.append(d)
+    x, samples = torch.randn(2, 3, 64, 64), heatmap_samples(input_size=(64, 64))
     runs = count_teacher_runs(model)
     losses = model.loss(x, samples)
     assert losses['loss_senior'].item() == 0 and losses['loss_primary'].item() > 0
