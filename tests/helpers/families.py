@@ -46,8 +46,8 @@ def _shared_encoder() -> Tuple[dict, dict]:
 
 
 def _rtmpose(shared_stages=None) -> Tuple[dict, dict]:
-    """The synthetic RTMPose-t OKDHP config (a shared CSPNeXt-t, three RTMCCHeads), or the
-    same with the last stages per branch (``MultiBranchCSPNeXt``)."""
+    """The synthetic RTMPose-t OKDHP config (CSPNeXt-t shared up to stage 3, each branch its
+    stage 4 and RTMCCHead), or the same sharing ``shared_stages`` stages."""
     from mmengine.config import Config
 
     cfg = Config.fromfile(str(RTMPOSE_CFG))
@@ -56,11 +56,10 @@ def _rtmpose(shared_stages=None) -> Tuple[dict, dict]:
     if shared_stages is not None:
         from okdhp_mm.models.backbones import MultiBranchCSPNeXt
 
+        model['backbone']['shared_stages'] = shared_stages
         args = {k: v for k, v in model['backbone'].items() if k not in ('type', '_scope_')}
-        model['backbone'] = dict(type='MultiBranchCSPNeXt', num_branches=3,
-                                 shared_stages=shared_stages, **args)
         with torch.device('meta'):  # only its widths
-            trunk = MultiBranchCSPNeXt(num_branches=3, shared_stages=shared_stages, **args)
+            trunk = MultiBranchCSPNeXt(**args)
         model['head']['fau']['in_channels'] = trunk.fau_channels
     # The branch heads' codec (the config's merged top-level `codec` keeps the base's
     # heatmap_size, which SimCCLabel does not take).

@@ -186,3 +186,21 @@ def test_runs_done_before_are_reused_in_dependency_order(tmp_path):
     assert [line.split('] ')[1] for line in logs] == ['reuse teacher/t', 'reuse student/seed0']
     with pytest.raises(RuntimeError, match="needs \\['teacher/t'\\]"):
         run_all([student], split, {}, str(tmp_path), str(CONFIGS))
+
+
+def test_rtmpose_rows_share_one_alone_row_and_dwpose_counts_its_teacher():
+    preset = PRESETS['full']
+    rows = [METHODS[m] for m in ('okdhp_rtmpose', 'okdhp_rtmpose_nokd', 'dwpose')]
+    by_key = {s.key: s for s in build_plan(rows, preset)}
+    for s in preset.seeds:
+        assert {m.alone(preset, s).key for m in rows} == {f'alone/rtmpose-t/seed{s}'}
+        start = f'{{checkpoint:init/rtmpose-t/seed{s}}}'
+        assert by_key[f'dwpose/seed{s}'].init_from == dict(checkpoint=start, map='prefix',
+                                                           prefix='student.')
+        assert by_key[f'okdhp_rtmpose-live/seed{s}'].init_from['checkpoint'] == start
+    dwpose = by_key['dwpose/seed0']
+    assert dwpose.options['model.teacher_pretrained'] == '{checkpoint:teacher/rtmpose-s}'
+    assert METHODS['dwpose'].extra_time(preset, 0) == ('teacher/rtmpose-s', )
+    # RTMPose's own schedule: flat for half the epochs, then cosine (not the heatmap one).
+    cosine = by_key['alone/rtmpose-t/seed0'].options['param_scheduler'][1]
+    assert (cosine['begin'], cosine['end']) == (preset.epochs // 2, preset.epochs)

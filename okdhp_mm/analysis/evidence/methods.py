@@ -18,8 +18,10 @@ FPD = 'fpd/synthetic/fpd_res18_res18-16_1xb32-20e_synthetic-128x96.py'
 ODKD = 'odkd/synthetic/odkd_res18-res34mask_res18-16_1xb32-20e_synthetic-128x96.py'
 DSNT = 'hhd/synthetic/td-dsnt_res18-16_1xb32-20e_synthetic-128x96.py'
 HHD = 'hhd/synthetic/hhd_res18-hm_res18-16-dsnt_1xb32-20e_synthetic-128x96.py'
-RTMPOSE = 'baseline/synthetic/rtmpose-t_1xb32-20e_synthetic-128x96.py'
-OKDHP_RTMPOSE = 'okdhp/synthetic/okdhp_rtmpose-t-3b_1xb32-20e_synthetic-128x96.py'
+RTMPOSE = 'baseline/synthetic/rtmpose-t-s16_1xb32-20e_synthetic-128x96.py'
+RTMPOSE_TEACHER = 'baseline/synthetic/rtmpose-s-s16_1xb32-20e_synthetic-128x96.py'
+OKDHP_RTMPOSE = 'okdhp/synthetic/okdhp_rtmpose-t-s16-3b_1xb32-20e_synthetic-128x96.py'
+DWPOSE = 'dwpose/synthetic/dwpose_rtmpose-s-s16_rtmpose-t-s16_1xb32-20e_synthetic-128x96.py'
 NO_KD = {'model.head.kd_loss.loss_weight': 0.0}
 
 
@@ -42,12 +44,12 @@ def _ramp(epochs: int) -> int:
     return max(1, round(0.6 * epochs))
 
 
-def _teacher(p: Preset) -> RunSpec:
-    return RunSpec('teacher/heatmap', TEACHER, TEACHER_SEED, schedule(p.teacher_epochs))
+def _teacher(p: Preset, key: str = 'heatmap', config: str = TEACHER) -> RunSpec:
+    return RunSpec(f'teacher/{key}', config, TEACHER_SEED, schedule(p.teacher_epochs))
 
 
 def _senior(p: Preset) -> RunSpec:
-    return RunSpec('teacher/senior', SENIOR, TEACHER_SEED, schedule(p.teacher_epochs))
+    return _teacher(p, 'senior', SENIOR)
 
 
 def alone_small(p: Preset, s: int) -> RunSpec:
@@ -146,12 +148,31 @@ def _rtm_alone(p: Preset, s: int) -> RunSpec:
                    init_from=_paired('rtmpose-t', s))
 
 
+RTMPOSE_VARIANTS = {'live': {}, 'detached': {'model.head.detach_ensemble': True}}
 for _name, _extra in (('okdhp_rtmpose', {}), ('okdhp_rtmpose_nokd', NO_KD)):
     register(Method(
         name=_name, what='OKDHP for RTMPose-t (SimCC KL from the FAU ensemble)' + (
             ', the KD weight at 0' if _extra else ''), alone=_rtm_alone,
         method=lambda p, s, v, n=_name, e=_extra: RunSpec(
             _key(n, v, s), OKDHP_RTMPOSE, s, {**schedule(p.epochs, flat=0.5),
-                                              'model.head.kd_ramp_epochs': _ramp(p.epochs), **e},
+                                              'model.head.kd_ramp_epochs': _ramp(p.epochs),
+                                              **RTMPOSE_VARIANTS[v], **e},
             init_from=_paired('rtmpose-t', s, 'branch'), kd_ratio=True),
+        variants={'live': {}} if _extra else RTMPOSE_VARIANTS, default='live',
         prerequisites=_inits('rtmpose-t', RTMPOSE), branches=True))
+
+
+def _rtm_teacher(p: Preset) -> RunSpec:  # DWPose's larger RTMPose, on the same data
+    return RunSpec('teacher/rtmpose-s', RTMPOSE_TEACHER, TEACHER_SEED,
+                   schedule(p.teacher_epochs, flat=0.5))
+
+
+register(Method(
+    name='dwpose', what="DWPose's first stage (MMPose's DWPoseDistiller: RTMPose-s -> RTMPose-t)",
+    alone=_rtm_alone, method=lambda p, s, v: RunSpec(
+        _key('dwpose', v, s), DWPOSE, s, {**schedule(p.epochs, flat=0.5),
+                                          'model.teacher_pretrained': checkpoint_of(
+                                              _rtm_teacher(p).key)},
+        init_from=_paired('rtmpose-t', s, 'prefix', 'student.'), kd_ratio=True),
+    prerequisites=lambda p: [_rtm_teacher(p)] + _inits('rtmpose-t', RTMPOSE)(p),
+    extra_time=lambda p, s: (_rtm_teacher(p).key, )))

@@ -13,7 +13,7 @@ CHECKPOINT_OF = '{checkpoint:'  # '{checkpoint:KEY}' / '{checkpoint:KEY@EPOCH}' 
 
 
 def placeholder(value: Any) -> Optional[Tuple[str, Optional[int]]]:
-    """``'{checkpoint:KEY}'`` -> (KEY, None); ``'{checkpoint:KEY@N}'`` -> (KEY, N)."""
+    """``'{checkpoint:KEY[@EPOCH]}'`` -> (KEY, EPOCH or None)."""
     if not (isinstance(value, str) and value.startswith(CHECKPOINT_OF) and value[-1] == '}'):
         return None
     key, _, epoch = value[len(CHECKPOINT_OF):-1].partition('@')
@@ -45,8 +45,7 @@ class RunSpec:
 
 
 @dataclass(frozen=True)
-class EvidenceData:
-    """Images of the three splits: training, report (its validation), tune."""
+class EvidenceData:  # images of the three splits: training, report (its validation), tune
     train_images: int
     report_images: int
     tune_images: int

@@ -5,12 +5,13 @@ A loss value says little about its pull (a KL is second order in the logit diffe
 gradient first order), so the evidence tool reports this ratio for every method. Add
 ``dict(type='KDGradientRatioHook')`` to ``custom_hooks`` to log it (``kd_gt_ratio``) after any
 training of a multi-branch model (at branch 0's head, every ``loss_kd_*``: through a live
-ensemble target each reaches branch 0) or of a ``TeacherStudentDistiller`` (at the student
-module its distillation losses read).
+ensemble target each reaches branch 0), of a ``TeacherStudentDistiller`` (at the student
+module its distillation losses read) or of MMPose's ``DWPoseDistiller`` (at its RTMPose
+student's SimCC logits).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Tuple
+from typing import Callable, Iterable, List, Tuple
 
 import torch
 from mmengine.hooks import Hook
@@ -21,22 +22,25 @@ from torch import nn
 __all__ = ['KDGradientRatioHook', 'kd_gt_ratio']
 
 
-def _student_outputs(model: nn.Module) -> Tuple[nn.Module, Callable[[str], bool]]:
-    """The module producing the deployed student's outputs, and which losses distil."""
-    if hasattr(model, 'distill_losses'):
+def _student_outputs(model: nn.Module) -> Tuple[List[nn.Module], Callable[[str], bool]]:
+    """The modules producing the deployed student's outputs, and which losses distil."""
+    if hasattr(model, 'student_source'):  # our TeacherStudentDistiller
         from okdhp_mm.models.utils import get_module
-        return (get_module(model.student, model.student_source, 'student'),
+        return ([get_module(model.student, model.student_source, 'student')],
                 set(model.distill_losses).__contains__)
-    return model.head.branch_heads[0], lambda name: name.startswith('loss_kd')
+    if hasattr(model, 'distill_losses'):  # MMPose's DWPoseDistiller: an RTMCCHead student
+        return [model.student.head.cls_x, model.student.head.cls_y], \
+            set(model.distill_losses).__contains__
+    return [model.head.branch_heads[0]], lambda name: name.startswith('loss_kd')
 
 
 def kd_gt_ratio(model: nn.Module, batches: Iterable[dict], num: int = 4) -> float:
     """Mean over ``num`` training batches of ||d KD / d out|| / ||d GT / d out||. The model's
     weights and buffers (BatchNorm statistics) are left as they were."""
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    module, is_kd = _student_outputs(model)
+    modules, is_kd = _student_outputs(model)
     outputs, ratios = [], []
-    handle = module.register_forward_hook(lambda m, i, o: outputs.append(o))
+    handles = [m.register_forward_hook(lambda m, i, o: outputs.append(o)) for m in modules]
     model.train()
     try:
         for _, data in zip(range(num), batches):
@@ -54,7 +58,8 @@ def kd_gt_ratio(model: nn.Module, batches: Iterable[dict], num: int = 4) -> floa
                                  if g is not None) ** 0.5)
             ratios.append(norms[0] / norms[1] if norms[1] > 0 else float('nan'))
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
         model.load_state_dict(saved)
     return float(sum(ratios) / len(ratios))
 
