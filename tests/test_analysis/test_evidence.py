@@ -61,14 +61,14 @@ def test_one_student_one_alone_row_and_one_start_per_seed():
         for m in HEATMAP_ROWS:  # every method run starts its deployed student there
             run = by_key[METHODS[m].key(METHODS[m].default, s)]
             assert run.init_from['checkpoint'] == start and run.seed == s and run.kd_ratio
-    assert by_key['okdhp-released/seed0'].init_from['map'] == 'branch'
+    assert by_key['okdhp-detached/seed0'].init_from['map'] == 'branch'
     assert by_key['fpd/seed0'].init_from == dict(checkpoint='{checkpoint:init/res18-16/seed0}',
                                                  map='prefix', prefix='student.')
-    nokd = by_key['okdhp_nokd-released/seed0']
+    nokd = by_key['okdhp_nokd-detached/seed0']
     assert nokd.options['model.head.kd_loss.loss_weight'] == 0.0
     assert {k: v for k, v in nokd.options.items() if k != 'model.head.kd_loss.loss_weight'} \
-        == by_key['okdhp-released/seed0'].options and nokd.config == \
-        by_key['okdhp-released/seed0'].config
+        == by_key['okdhp-detached/seed0'].options and nokd.config == \
+        by_key['okdhp-detached/seed0'].config
     assert sum(k.startswith('hhd') for k in by_key) == 3        # HHD: 3 seeds
     odkd = by_key['odkd/seed0'].options
     assert odkd['model.teachers.senior.checkpoint'] == '{checkpoint:teacher/senior}'
@@ -124,13 +124,13 @@ def test_okdhp_reports_branch_0_against_alone_and_against_no_kd(tmp_path):
     for s in preset.seeds:
         results[okdhp.alone(preset, s).key] = _fake({'coco/AP': .5}, {'coco/AP': .40 + s / 100})
         # Branch 2 is best: branch 0, the paired one, is reported all the same.
-        results[okdhp.key('released', s)] = _fake(
+        results[okdhp.key('detached', s)] = _fake(
             _okdhp_metrics((.5, .6, .7), .6), _okdhp_metrics((.43 + s / 100, .45, .47), .46),
             seconds=20.0, ratio=0.1 + s)
-        results[nokd.key('released', s)] = _fake(
+        results[nokd.key('detached', s)] = _fake(
             _okdhp_metrics((.5, .6, .7), .6), _okdhp_metrics((.42 + 1.5 * s / 100, .4, .4), .4),
             seconds=20.0, ratio=0.0)
-    row = method_result(okdhp, preset, results, 'released')
+    row = method_result(okdhp, preset, results, 'detached')
     assert row['method_ap'] == pytest.approx([0.43, 0.44])
     assert row['gain_mean'] == pytest.approx(0.03) and row['kd_gt_ratio'] == pytest.approx(0.6)
     assert row['branches'][1]['branch_ap'] == pytest.approx([0.44, 0.45, 0.47])
@@ -140,7 +140,7 @@ def test_okdhp_reports_branch_0_against_alone_and_against_no_kd(tmp_path):
     d = summary['distillation']['okdhp']
     assert d['against'] == 'okdhp_nokd' and d['gains'] == pytest.approx([0.01, 0.005])
     text = open(write_markdown(summary, str(tmp_path / 'r.md'))).read()
-    assert '| okdhp (released) | 0.405 ± 0.007 | 0.435 ± 0.007 | +0.030 ± 0.000 | yes | 0.6 |' \
+    assert '| okdhp (detached) | 0.405 ± 0.007 | 0.435 ± 0.007 | +0.030 ± 0.000 | yes | 0.6 |' \
         in text
     assert 'okdhp against okdhp_nokd (same network, recipe and seeds, KD weight 0): +0.008 ± ' \
         '0.003 AP, more than 2 standard errors' in text
