@@ -10,9 +10,10 @@ within_noise: pass or fail only when the whole interval meets or misses the targ
 absolute numbers, and writes DIR/benchmark.json and DIR/benchmark.png. Each round robin
 repeats until every interval is within +-1 % of its value, or a cap is hit. See
 docs/benchmarks.md for what is measured, every JSON key and how to read the verdicts. On
-CUDA the timings are CUDA events. The exit
-status is 0 whatever the verdicts (timings are machine-dependent); pass --strict to exit 1
-when a verdict is ``fail`` (never for ``within_noise``).
+CUDA the timings are CUDA events; on a CPU glibc keeps freed memory in the process
+(``--malloc-release`` lets it go). The exit status is 0 whatever the verdicts (timings are
+machine-dependent); pass --strict to exit 1 when a verdict is ``fail`` (never for
+``within_noise``).
 """
 import argparse
 import os
@@ -20,9 +21,7 @@ import os.path as osp
 import sys
 
 from okdhp_mm.analysis.benchmark import BenchmarkError, format_report, run_benchmark
-
-# glibc keeps freed memory in the process instead of returning it to the system.
-RETAIN = {'MALLOC_MMAP_THRESHOLD_': str(32 * 2 ** 20), 'MALLOC_TRIM_THRESHOLD_': str(2 ** 31 - 1)}
+from okdhp_mm.analysis.evidence import RETAIN_FREED_MEMORY as RETAIN
 
 
 def main(argv=None) -> int:
@@ -58,10 +57,13 @@ def main(argv=None) -> int:
                    help='CPU: wall clock (default) or process CPU time (with --threads 1); '
                         'CUDA: CUDA events (default and only choice)')
     p.add_argument('--malloc-retain', action='store_true',
-                   help='CPU: keep freed memory in the process (glibc\'s MALLOC_*_THRESHOLD_ '
-                        'set, the tool restarted with them) instead of returning it to the '
-                        'system, so that large tensors do not page-fault afresh every step '
+                   help='CPU (the default there; kept for older command lines): keep freed '
+                        'memory in the process (glibc\'s MALLOC_*_THRESHOLD_ set, the tool '
+                        'restarted with them), so that tensors do not page-fault afresh on '
+                        'every call, by an amount that depends on what ran just before '
                         '(see docs/benchmarks.md)')
+    p.add_argument('--malloc-release', action='store_true',
+                   help="CPU: glibc's default instead (freed memory goes back to the system)")
     p.add_argument('--quick', action='store_true', help='fast run: few repeats, small batches')
     p.add_argument('--strict', action='store_true',
                    help='exit 1 when a verdict is fail (the whole interval misses its target)')
@@ -69,8 +71,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = args.out or osp.join('work_dirs', 'benchmark',
                                osp.splitext(osp.basename(args.config))[0])
-    if args.malloc_retain and argv is None and any(os.environ.get(k) != v
-                                                   for k, v in RETAIN.items()):
+    retain = args.malloc_retain or (args.device == 'cpu' and not args.malloc_release)
+    if retain and argv is None and any(os.environ.get(k) != v for k, v in RETAIN.items()):
         # glibc reads these at start-up only: restart this tool with them set.
         os.execve(sys.executable, [sys.executable, *sys.argv], dict(os.environ, **RETAIN))
     try:

@@ -1,5 +1,5 @@
-"""The main job (``make demo``): OKDHP, HHD and ODKD on the built-in data, each against the
-same student trained alone, from data to plain-MMPose students and one report.
+"""The main job (``make demo``): OKDHP, HHD, ODKD and OKDHP for RTMPose on the built-in data,
+each against the same student trained alone, from data to plain-MMPose students and a report.
 
 :func:`run_demo` trains with the evidence tool (the ``demo`` preset: one seed, two runs at a
 time, each run's epoch reported while it trains), exports each method's student as a plain
@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 __all__ = ['DEMO_METHODS', 'run_demo', 'verify_export']
 
-DEMO_METHODS = ('okdhp', 'hhd', 'odkd')
+DEMO_METHODS = ('okdhp', 'hhd', 'odkd', 'okdhp_rtmpose')
 
 
 def verify_export(info: Dict[str, Any], trained: Dict[str, str], ann_file: str, img_dir: str,

@@ -79,14 +79,22 @@ def _sampling(repeats, max_repeats=None, time_cap_s=60.0, warmup=0):
     return Sampling(repeats, warmup, max_repeats or repeats, time_cap_s, 0.01, 0.95, 'wall')
 
 
-def test_round_robin_rotates_the_order_every_repeat():
+def test_round_robin_times_each_entry_once_per_repeat_in_varied_orders():
+    """Every repeat is a permutation of the entries, and over many repeats every entry follows
+    every other about as often (a fixed rotation would give each the same predecessor)."""
     calls = []
-    entries = {n: (lambda n=n: calls.append(n)) for n in 'abc'}
-    times = round_robin(entries, _sampling(3, warmup=1), clock_for('wall', torch.device('cpu')))
-    assert calls[:3] == ['a', 'b', 'c']  # warm-up: each once
-    assert calls[3:] == ['a', 'b', 'c', 'b', 'c', 'a', 'c', 'a', 'b']
-    assert (times.rounds, times.stopped_by) == (3, 'repeats')
-    assert all(len(v) == 3 and min(v) > 0 for v in times.values())
+    entries = {n: (lambda n=n: calls.append(n)) for n in 'abcd'}
+    times = round_robin(entries, _sampling(600, warmup=1), clock_for('wall', torch.device('cpu')))
+    assert calls[:4] == ['a', 'b', 'c', 'd']  # warm-up: each once
+    repeats = [calls[i:i + 4] for i in range(4, len(calls), 4)]
+    assert len(repeats) == 600 and all(sorted(r) == list('abcd') for r in repeats)
+    follows = {(a, b): 0 for a in 'abcd' for b in 'abcd' if a != b}
+    for r in repeats:
+        for a, b in zip(r, r[1:]):
+            follows[a, b] += 1
+    assert min(follows.values()) > 0.7 * max(follows.values())  # 150 each on average
+    assert (times.rounds, times.stopped_by) == (600, 'repeats')
+    assert all(len(v) == 600 and min(v) > 0 for v in times.values())
 
 
 def test_round_robin_stops_when_converged_or_at_its_caps():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import time
 import timeit
 from collections import defaultdict
@@ -84,7 +85,7 @@ def make_batch(model: nn.Module, batch_size: int, codec: dict, num_keypoints: in
 
 def count_params(model: nn.Module) -> int:
     from mmengine.analysis import parameter_count
-    return int(parameter_count(model)[''])
+    return int(parameter_count(model)[''])  # '': the whole model
 
 
 class _Flat(nn.Module):
@@ -95,16 +96,13 @@ class _Flat(nn.Module):
         self.model, self.fn = model, fn
 
     def forward(self, x):
-        out, flat = self.fn(self.model, x), []
-
-        def visit(o):
+        def flat(o):
             if isinstance(o, torch.Tensor):
-                flat.append(o)
-            elif isinstance(o, (dict, list, tuple)):
-                for v in (o.values() if isinstance(o, dict) else o):
-                    visit(v)
-        visit(out)
-        return tuple(flat)
+                return [o]
+            items = o.values() if isinstance(o, dict) else o
+            return [t for v in items for t in flat(v)] if isinstance(o, (dict, list, tuple)) \
+                else []
+        return tuple(flat(self.fn(self.model, x)))
 
 
 def count_flops(model: nn.Module, x: torch.Tensor, fn: Optional[Callable] = None) -> int:
@@ -147,17 +145,19 @@ class Rounds(dict):
 def round_robin(entries: Dict[str, Callable[[], Any]], sampling: Sampling,
                 clock: Callable[[], float],
                 converged: Optional[Callable[[Rounds], bool]] = None) -> Rounds:
-    """Every entry timed once per repeat (``timeit.Timer``, the collector off), the order
-    rotating, until ``sampling`` says stop. Not ``torch.utils.benchmark.Timer``: its
-    ``timeit`` runs every statement twice more as warm-up, tripling each repeat."""
+    """Every entry timed once per repeat (``timeit.Timer``, the collector off), in a new random
+    order each repeat (a fixed rotation gives an entry the same predecessor almost always, and
+    what ran just before biases a call), until ``sampling`` says stop. Not
+    ``torch.utils.benchmark.Timer``: its ``timeit`` runs every statement twice more as warm-up,
+    tripling each repeat."""
     timers = {n: timeit.Timer(f, timer=clock) for n, f in entries.items()}
     for t in timers.values():
         if sampling.warmup:
             t.timeit(sampling.warmup)
     times, names, start = Rounds({n: [] for n in entries}), list(entries), time.perf_counter()
+    order = random.Random(0)  # the same orders for the same entries: a run can be repeated
     while True:
-        r = times.rounds
-        for n in names[r % len(names):] + names[:r % len(names)]:
+        for n in order.sample(names, len(names)):
             times[n].append(timers[n].timeit(1) * 1e3)
         times.rounds += 1
         if times.rounds < sampling.repeats:

@@ -25,10 +25,11 @@ SCHEMA = 'okdhp_mm.benchmark/3'  # 3: batch-means intervals, profiler parts
 DEFAULTS = dict(batch_sizes=(1, 32), repeats=15, warmup=3, max_repeats=400, time_cap_s=60.0)
 QUICK = dict(batch_sizes=(1, 2), repeats=3, warmup=1, time_cap_s=10.0)
 FAU_KL_PARTS = ('fau', 'kd', 'ens_loss')
+COPIES = 5  # of every model timed for latency
 
 
-class BenchmarkError(ValueError):
-    """The benchmark cannot run as asked; the message says what to change."""
+class BenchmarkError(ValueError):  # the benchmark cannot run as asked; the message says why
+    pass
 
 
 def _sampling(quick, repeats, warmup, max_repeats, time_cap_s, half_width, timer, device):
@@ -40,8 +41,7 @@ def _sampling(quick, repeats, warmup, max_repeats, time_cap_s, half_width, timer
     timer = timer or ('cuda' if device.type == 'cuda' else 'wall')
     if repeats < 1 or warmup < 0 or max_repeats < repeats:
         raise BenchmarkError(f'repeats={repeats}, warmup={warmup}, max_repeats={max_repeats}: '
-                             'give repeats >= 1, warmup >= 0 and max_repeats >= repeats (the '
-                             'repeats are the minimum)')
+                             'give repeats >= 1, warmup >= 0, max_repeats >= repeats')
     if timer not in ('wall', 'cpu', 'cuda') or (timer == 'cuda') != (device.type == 'cuda'):
         raise BenchmarkError(f"timer={timer!r} on {device}: 'wall' or 'cpu' on a CPU; CUDA work "
                              "is timed with CUDA events (timer='cuda', the default there)")
@@ -107,10 +107,9 @@ def _median(values) -> float:
     return float(np.median(values))
 
 
-def _converged(pairs, sampling: Sampling):
-    return lambda times: all(
-        relative_half_width(paired_ratio(n, d, sampling.confidence)) <= sampling.half_width
-        for n, d in pairs(times))
+def _converged(pairs, sampling: Sampling, groups: int = 0):
+    return lambda times: all(relative_half_width(paired_ratio(
+        n, d, sampling.confidence, groups)) <= sampling.half_width for n, d in pairs(times))
 
 
 def _name(k: int, student_branch: int) -> str:
@@ -118,8 +117,12 @@ def _name(k: int, student_branch: int) -> str:
 
 
 def _latency(multi, models, dev, sizes, sampling, student_branch, log) -> Dict[str, Any]:
-    """Predict latency of the branches, ensemble, FAU, students and plain model."""
+    """Predict latency of the branches, ensemble, FAU, students and plain model. Each model has
+    ``COPIES`` copies, repeat r timing copy r % COPIES of each: where a model's weights lie in
+    memory can change its speed by a per cent, for the whole process, so the interval's blocks
+    are the copies (docs/benchmarks.md)."""
     head, clock = multi.head, clock_for(sampling.timer, dev)
+    sampling = sampling._replace(warmup=max(sampling.warmup, COPIES))  # every copy warm
     names = {k: _name(j, student_branch) for k, j in models['student_of'].items()}
     pairs = [('student_vs_plain', 'student', 'plain')] + [
         (f'branch_vs_student/{k}', f'branch{k}', names[k]) for k in names]
@@ -128,7 +131,10 @@ def _latency(multi, models, dev, sizes, sampling, student_branch, log) -> Dict[s
         batch = make_batch(multi, bs, models['codec'], head.num_keypoints, False)
 
         def predict(model, test_cfg=None):
+            copies, calls = [model] + [copy.deepcopy(model) for _ in range(COPIES - 1)], [0]
+
             def run():
+                model, calls[0] = copies[calls[0] % COPIES], calls[0] + 1
                 if test_cfg is not None:  # the multi-branch model serves several entries
                     model.test_cfg = test_cfg
                 with torch.no_grad():
@@ -145,10 +151,10 @@ def _latency(multi, models, dev, sizes, sampling, student_branch, log) -> Dict[s
         entries.update({_name(k, student_branch): predict(m)
                         for k, m in models['students'].items()}, plain=predict(models['plain']))
         times = round_robin(entries, sampling, clock, _converged(
-            lambda t: [(t[a], t[b]) for _, a, b in pairs], sampling))
+            lambda t: [(t[a], t[b]) for _, a, b in pairs], sampling, COPIES))
         out['latency'][bs] = {n: _median(v) for n, v in times.items()}
         out['samples'][bs] = times
-        out['ci'][bs] = {r: check_entry(r, paired_ratio(times[a], times[b]))
+        out['ci'][bs] = {r: check_entry(r, paired_ratio(times[a], times[b], groups=COPIES))
                          for r, a, b in pairs}
         log(f'latency batch {bs}: {times.rounds} repeats ({times.stopped_by}), ' +
              ', '.join(f'{n} {v:.2f} ms' for n, v in out['latency'][bs].items()))

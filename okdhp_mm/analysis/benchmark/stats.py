@@ -1,6 +1,6 @@
-"""Targets, paired-ratio intervals (batch means: Student's t over the medians of up to 10
-consecutive blocks of log pair ratios, as consecutive pairs share the machine's drift) and
-verdicts of the benchmark; docs/benchmarks.md explains them."""
+"""Targets, paired-ratio intervals (batch means: Student's t over the medians of blocks of log
+pair ratios, consecutive repeats or those of one model copy) and verdicts of the benchmark;
+docs/benchmarks.md explains them."""
 from __future__ import annotations
 
 import math
@@ -31,17 +31,20 @@ class RatioCI(NamedTuple):
     n: int
 
 
-def paired_ratio(num: Sequence[float], den: Sequence[float],
-                 confidence: float = CONFIDENCE) -> RatioCI:
-    """The batch-means interval of the per-repeat ratios ``num[i] / den[i]``."""
+def paired_ratio(num: Sequence[float], den: Sequence[float], confidence: float = CONFIDENCE,
+                 groups: int = 0) -> RatioCI:
+    """The batch-means interval of the per-repeat ratios ``num[i] / den[i]``; with ``groups``,
+    the blocks are the repeats ``i`` with the same ``i % groups`` (the same model copies)."""
     if len(num) != len(den) or not len(num):
         raise ValueError(f'paired_ratio needs as many numerators as denominators (>= 1), got '
                          f'{len(num)} and {len(den)}')
     logs = np.log(np.asarray(num, float)) - np.log(np.asarray(den, float))
-    blocks = min(10, len(logs) // 2)
+    blocks = min(groups or 10, len(logs) // 2)
     if blocks < 3:
         return RatioCI(float(np.exp(np.median(logs))), None, None, len(logs))
-    medians = np.array([np.median(b) for b in np.array_split(logs, blocks)])
+    medians = np.array([np.median(b) for b in (
+        [logs[j::groups] for j in range(groups)] if groups and blocks == groups
+        else np.array_split(logs, blocks))])
     centre, sem = medians.mean(), stats.sem(medians)
     low, high = stats.t.interval(confidence, blocks - 1, loc=centre, scale=sem) if sem > 0 \
         else (centre, centre)
@@ -49,10 +52,7 @@ def paired_ratio(num: Sequence[float], den: Sequence[float],
 
 
 def relative_half_width(ci: RatioCI) -> float:
-    """``(high - low) / 2 / value``; infinite without an interval."""
-    if ci.low is None or ci.high is None or ci.value <= 0:
-        return math.inf
-    return (ci.high - ci.low) / 2 / ci.value
+    return math.inf if ci.low is None else (ci.high - ci.low) / 2 / ci.value
 
 
 def target_bounds(name: str):
@@ -73,8 +73,7 @@ def verdict(name: str, low: Optional[float], high: Optional[float]) -> str:
 
 
 def severity(entry: Dict[str, Any], name: str) -> tuple:
-    """Sort key, worst last: the verdict, then how far the value is from the target's centre
-    (a band) or how large it is (a maximum)."""
+    """Sort key, worst last: the verdict, then the distance from a band's centre, or the value."""
     lo, hi = target_bounds(name)
     distance = abs(entry['value'] - (lo + hi) / 2) if math.isfinite(lo) else entry['value']
     return ({'pass': 0, 'within_noise': 1, 'fail': 2}[entry['verdict']], distance)

@@ -39,13 +39,12 @@ def run_evidence(methods: Sequence[str], preset: Preset, out_dir: str, work_dir:
     results = run_all(build_plan(chosen, preset, variants), splits['train'], evaluate, work_dir,
                       config_root, jobs=jobs, log=log, worker_env=worker_env)
     if split == 'tune':
-        for m in chosen:
-            for v in (m.variants if variants == 'all' else [m.default]):
-                row = method_result(m, preset, results, v, 'tune')
-                log(f"[evidence] tune split: {m.name} {v or 'default'}: alone "
-                    f"{row['alone_mean']:.3f}, method {row['method_mean']:.3f}, gain "
-                    f"{row['gain_mean']:+.3f} ± {row['gain_sem']:.3f}, KD / GT gradient "
-                    f"{row['kd_gt_ratio']}")
+        for m, v in ((m, v) for m in chosen for v in (m.variants if variants == 'all'
+                                                        else [m.default])):
+            r = method_result(m, preset, results, v, 'tune')
+            log(f"[evidence] tune split: {m.name} {v or 'default'}: alone {r['alone_mean']:.3f}, "
+                f"method {r['method_mean']:.3f}, gain {r['gain_mean']:+.3f} ± "
+                f"{r['gain_sem']:.3f}, KD / GT gradient {r['kd_gt_ratio']}")
         return None
     meta = dict(machine=f'{platform.machine()} {os.cpu_count()} cores, Python '
                         f'{platform.python_version()}, no GPU', wall_seconds=time.time() - start,

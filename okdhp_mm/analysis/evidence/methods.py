@@ -39,17 +39,12 @@ def _paired(name: str, seed: int, how: str = 'same', prefix: str = '') -> dict:
     return dict(checkpoint=checkpoint_of(f'init/{name}/seed{seed}'), map=how, prefix=prefix)
 
 
-def _ramp(epochs: int) -> int:
-    """The released KD ramp spans 90 of 150 epochs (60 %): the same share of a schedule."""
+def _ramp(epochs: int) -> int:  # the released KD ramp spans 90 of 150 epochs: that share
     return max(1, round(0.6 * epochs))
 
 
 def _teacher(p: Preset, key: str = 'heatmap', config: str = TEACHER) -> RunSpec:
     return RunSpec(f'teacher/{key}', config, TEACHER_SEED, schedule(p.teacher_epochs))
-
-
-def _senior(p: Preset) -> RunSpec:
-    return _teacher(p, 'senior', SENIOR)
 
 
 def alone_small(p: Preset, s: int) -> RunSpec:
@@ -116,10 +111,11 @@ register(Method(
     name='odkd', what='ODKD (the slim ResNet-18 primary, then the mask-aware ResNet-34 senior)',
     alone=alone_small, method=_distiller('odkd', ODKD, lambda p: {
         'model.teachers.primary.checkpoint': checkpoint_of(_teacher(p).key),
-        'model.teachers.senior.checkpoint': checkpoint_of(_senior(p).key),
+        'model.teachers.senior.checkpoint': checkpoint_of(_teacher(p, 'senior', SENIOR).key),
         'custom_hooks': [dict(type='OrderlyTeacherHook', switch_epoch=p.epochs // 2)]}),
-    prerequisites=lambda p: [_teacher(p), _senior(p)] + _inits('res18-16', SMALL)(p),
-    extra_time=lambda p, s: (_teacher(p).key, _senior(p).key)))
+    prerequisites=lambda p: [_teacher(p), _teacher(p, 'senior', SENIOR)] + _inits(
+        'res18-16', SMALL)(p),
+    extra_time=lambda p, s: (_teacher(p).key, _teacher(p, 'senior', SENIOR).key)))
 
 
 def _dsnt_init(s: int, prefix: str = '') -> dict:

@@ -86,7 +86,7 @@ def summarise(methods: Sequence[Method], preset: Preset, results: Mapping[str, d
     return out
 
 
-def _pm(values: Sequence[float]) -> str:
+def _pm(values: Sequence[float]) -> str:  # mean ± sample standard deviation
     return f'{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.3f}'
 
 

@@ -21,8 +21,7 @@ from .plan import RunSpec, placeholder
 
 __all__ = ['RETAIN_FREED_MEMORY', 'fingerprint', 'run_all']
 
-# glibc keeps freed memory in the process instead of returning it (and page-faulting it back)
-# every step: about 1.6x faster CPU training (docs/benchmarks.md); the numbers are unchanged.
+# glibc keeps freed memory instead of page-faulting it back every step (docs/benchmarks.md).
 RETAIN_FREED_MEMORY = {'MALLOC_MMAP_THRESHOLD_': str(32 * 2 ** 20),
                        'MALLOC_TRIM_THRESHOLD_': str(2 ** 31 - 1)}
 # Config.fromfile of an mmpose:: base asks pkg_resources, which is not thread-safe.
