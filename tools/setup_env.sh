@@ -47,7 +47,7 @@ $PIP install -q --no-deps mmpose==1.3.2 mmdet==3.3.0
 step "okdhp_mm (editable, with its deploy extra: onnx, onnxruntime) and test tools"
 # The package's own dependency (mmengine) is in place: this adds the deploy extra only.
 PIP_FIND_LINKS=" " $PIP install -q --no-build-isolation -e ".[deploy]"
-PIP_FIND_LINKS=" " $PIP install -q tensorboard pytest
+PIP_FIND_LINKS=" " $PIP install -q tensorboard pytest pytest-xdist
 "$VENV/bin/python" -c "import okdhp_mm, mmpose.models, mmdet.utils; print('[setup] stack imports OK')"
 echo "$want" > "$STAMP"
 step "done"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.paths import SYN_HHD, SYN_TEACHER
+from helpers.paths import SYN_HHD, SYN_TEACHER, THREADS
 from helpers.training import HHD_SYNTHETIC_SET, short_run_config
 
 
@@ -15,7 +15,7 @@ def test_train_teacher_then_distil_on_the_synthetic_set(tmp_path, synthetic_coco
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     synthetic_root = synthetic_coco(**HHD_SYNTHETIC_SET)
     # 1. A few iterations of the tiny heatmap teacher, checkpoint saved by the runner.
     t_cfg = short_run_config(Config.fromfile(SYN_TEACHER), synthetic_root, tmp_path / 'teacher',

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.paths import REPO, SYN_TEACHER
+from helpers.paths import REPO, SYN_TEACHER, THREADS
 from helpers.training import short_run_config
 
 SYN_SENIOR = REPO / 'configs/odkd/synthetic/td-hm-mask_res18_1xb32-20e_synthetic-128x96.py'
@@ -28,7 +28,7 @@ def test_odkd_with_trained_teachers_keeps_every_visible_joint(tmp_path, syntheti
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     root = synthetic_coco(num_train_images=64, num_val_images=16, seed=0)
     # 1. The primary teacher: the slim ResNet-18 heatmap model.
     iters = 40

@@ -14,6 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = Path(os.environ.get('OKDHP_SAMPLES',
                               REPO.parent / 'shared' / 'data' / 'mmpose_samples')).resolve()
 VENV_BIN = Path(sys.executable).parent
+# Intra-op threads for a test's training: both cores, or one under pytest-xdist's two workers.
+THREADS = 1 if os.environ.get('PYTEST_XDIST_WORKER') else 2
 # The tiny OKDHP hourglass on the COCO samples: the base of most derived test configs.
 TINY_OKDHP = (REPO / 'configs/okdhp/coco_samples' /
               'okdhp_hourglass-tiny-1s-3x1b_1xb4-2e_coco-samples-64x64.py')
@@ -25,8 +27,8 @@ SYN_TEACHER = REPO / 'configs/baseline/synthetic/td-hm_res18_1xb32-20e_synthetic
 
 def run_cmd(args, cwd=REPO, timeout=900, env=None, check=True) -> subprocess.CompletedProcess:
     """Run a command line, return the completed process; fail with its output on error."""
-    full_env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2',
-                    MKL_NUM_THREADS='2', PATH=f'{VENV_BIN}{os.pathsep}{os.environ["PATH"]}')
+    full_env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS=str(THREADS),
+                    MKL_NUM_THREADS=str(THREADS), PATH=f'{VENV_BIN}{os.pathsep}{os.environ["PATH"]}')
     full_env.update(env or {})
     proc = subprocess.run([str(a) for a in args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)

@@ -81,7 +81,8 @@ def test_backward_ops_land_in_the_part_of_their_forward(one_thread):
     conv_forward = sum(e.cpu_time_total for e in events
                        if e.name == 'aten::conv2d' and e.cpu_parent.name == PART + 'costly')
     assert conv_backward > 0
-    assert parts['costly'] >= (conv_forward + conv_backward) / 1e3
+    # >= up to rounding: the part sums per-op milliseconds, here the microseconds are summed
+    assert parts['costly'] >= (conv_forward + conv_backward) / 1e3 * (1 - 1e-9)
     assert parts['other'] < conv_backward / 1e3  # the loss and its seed only
 
 

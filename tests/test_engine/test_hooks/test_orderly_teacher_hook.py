@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from torch import nn
 
-from helpers.paths import REPO
+from helpers.paths import REPO, THREADS
 from helpers.training import short_run_config
 from okdhp_mm.engine.hooks.orderly_teacher_hook import OrderlyTeacherHook, orderly_fraction
 from okdhp_mm.models.losses.odkd_loss import ODKDHeatmapLoss
@@ -79,7 +79,7 @@ def test_hook_in_a_tiny_runner_run(tmp_path, synthetic_coco):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     root = synthetic_coco(num_train_images=4, num_val_images=1, seed=0, image_size=(128, 128))
     cfg = Config.fromfile(REPO / 'configs/odkd/synthetic/'
                           'odkd_res18-res34mask_res18-16_1xb32-20e_synthetic-128x96.py')
