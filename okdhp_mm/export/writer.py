@@ -22,6 +22,7 @@ from ..models.utils.export_contract import ExportableStudent, ExportError
 from ..utils.checkpoint import compare_state_dicts, read_checkpoint
 from ..utils.config import build_model_from_config, config_input_size
 from .branch_choice import best_metric_key, branch_metrics, choose_best_branch
+from .mmpose_distillers import mmpose_distiller_student
 from .plain_config import (PLUGIN_IMPORTS, find_foreign_types, find_plugin_types,
                            plain_config, plain_value)
 
@@ -75,6 +76,7 @@ def export_student(config: Union[str, Config], checkpoint: str, out_dir: str,
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     config_name = config if isinstance(config, str) else (cfg.filename or '<config>')
     model = build_model_from_config(cfg)
+    model = mmpose_distiller_student(model, cfg) or model
     if not isinstance(model, ExportableStudent):
         raise ExportError(f'{type(model).__name__} (config {config_name!r}) has no student to '
                           'export: it is already a plain model or not one of ours')

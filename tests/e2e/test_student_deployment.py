@@ -68,3 +68,38 @@ def test_onnx_student_matches_pytorch(exported):
     for batch in (1, 3):  # dynamic batch
         x, y = session.run(None, {'image': np.zeros((batch, 3, 128, 96), np.float32)})
         assert x.shape == (batch, 17, 192) and y.shape == (batch, 17, 256)
+
+
+DWPOSE = REPO / ('configs/dwpose/synthetic/'
+                 'dwpose_rtmpose-s-s16_rtmpose-t-s16_1xb32-20e_synthetic-128x96.py')
+RTM_T = REPO / 'configs/baseline/synthetic/rtmpose-t-s16_1xb32-20e_synthetic-128x96.py'
+
+
+def test_dwpose_student_exports_as_mmposes_pth_transfer_and_runs_in_plain_mmpose(
+        tmp_path, samples):
+    """MMPose's DWPoseDistiller checkpoint: our export holds exactly the weights MMPose's own
+    tools/misc/pth_transfer.py (run unmodified) keeps, and its plain config predicts in a
+    process without okdhp_mm what RTMPose-t with pth_transfer's weights predicts."""
+    import mmpose
+
+    from okdhp_mm.utils.config import build_model_from_config
+
+    torch.manual_seed(0)
+    model = build_model_from_config(Config.fromfile(DWPOSE))
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, tmp_path / 'dwpose.pth')
+    pth_transfer = mmpose.__path__[0] + '/.mim/tools/misc/pth_transfer.py'
+    run_cmd(['python', pth_transfer, tmp_path / 'dwpose.pth', tmp_path / 'transferred.pth'])
+    info = json.loads(run_cmd(['python', REPO / 'tools/export_student.py', DWPOSE,
+                               tmp_path / 'dwpose.pth', '--out', tmp_path / 'zoo']
+                              ).stdout.strip().splitlines()[-1])
+    ours = torch.load(info['checkpoint'], weights_only=True)
+    theirs = torch.load(tmp_path / 'transferred.pth', weights_only=True)['state_dict']
+    assert list(ours['state_dict']) == list(theirs) and len(theirs) > 100
+    assert all(torch.equal(ours['state_dict'][k], v) for k, v in theirs.items())
+    assert ours['meta']['dataset_meta']['num_keypoints'] == 17
+    plain, _ = _verify(info['config'], info['checkpoint'], samples, tmp_path / 'plain.npz',
+                       '--forbid', 'okdhp_mm')
+    reference, _ = _verify(RTM_T, tmp_path / 'transferred.pth', samples, tmp_path / 'ref.npz')
+    assert len(plain['ann_ids']) >= 5 and (plain['ann_ids'] == reference['ann_ids']).all()
+    assert np.abs(plain['keypoints'] - reference['keypoints']).max() < 1e-4

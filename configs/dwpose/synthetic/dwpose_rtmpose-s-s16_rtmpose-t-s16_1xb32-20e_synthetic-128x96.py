@@ -5,8 +5,8 @@
 # (MSE of the 1x1-aligned last feature maps, alpha 7e-5) and KDLoss (SimCC logit KL, weight
 # 0.1), both decayed linearly to 0 over the schedule; DWPose's settings for RTMPose-t. The
 # two-stage peer of OKDHP-RTMPose in tools/evidence.py, which sets `teacher_pretrained` to the
-# trained teacher. `tools/misc/pth_transfer.py` (MMPose) or okdhp_mm.export turns a checkpoint
-# into the plain RTMPose-t.
+# trained teacher. `tools/export_student.py` (the weights MMPose's `tools/misc/pth_transfer.py`
+# keeps, with a plain config and dataset_meta) turns a checkpoint into the plain RTMPose-t.
 _base_ = ['../../baseline/synthetic/rtmpose-t-s16_1xb32-20e_synthetic-128x96.py']
 custom_imports = dict(imports=['okdhp_mm'], allow_failed_imports=False)
 
