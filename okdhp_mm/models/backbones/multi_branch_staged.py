@@ -62,6 +62,20 @@ class _MultiBranchStaged(MultiBranchBackbone):
         self.init_cfg = copy.deepcopy(trunk.init_cfg)
         trunk.init_cfg = None
 
+    def init_weights(self) -> None:
+        """The trunk as the plain backbone initialises itself, then every branch's stages as a
+        freshly initialised plain backbone's: ``init_cfg`` alone misses what the plain class
+        does in its own ``init_weights`` (ResNet's ``zero_init_residual`` zeroes the last norm
+        of every block), and a branch initialised otherwise than the plain backbone would not
+        be the same network as its exported student."""
+        super().init_weights()
+        args = {k: v for k, v in self.plain_cfg.items() if k != 'type'}
+        for stages in self.branches:
+            plain = self.plain_class(**copy.deepcopy(args))
+            plain.init_weights()
+            stages.load_state_dict({f'{n}.{k}': v for n in stages
+                                    for k, v in getattr(plain, n).state_dict().items()})
+
     @staticmethod
     def stage_names(plain: nn.Module) -> List[str]:
         raise NotImplementedError
