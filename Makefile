@@ -24,14 +24,15 @@ evidence-quick: setup
 	$(PY) tools/evidence.py --quick $(EVIDENCE_ARGS)
 
 # Two pytest workers (pytest-xdist), one intra-op thread each (tests/conftest.py): most tests
-# wait on imports, subprocesses and single-threaded Python, so two at a time use both cores.
+# wait on imports, subprocesses and single-threaded Python, so two at a time use both cores;
+# worksteal: an idle worker takes queued tests from the busy one (the long e2e runs).
 TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist worksteal --durations=15 $(PYTEST_ARGS)
 
 # The suite without the end-to-end training runs.
 test-fast: setup
-	$(PY) -m pytest tests -q -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf work_dirs outputs .pytest_cache

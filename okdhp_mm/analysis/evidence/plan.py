@@ -63,7 +63,7 @@ class Preset:
 PRESETS = {
     'full': Preset(EvidenceData(600, 300, 150), epochs=16, teacher_epochs=32, finetune_epochs=8),
     'quick': Preset(EvidenceData(48, 40, 30), 1, 2, 1, seeds=(0, 1)),
-    'demo': Preset(EvidenceData(400, 150, 60), 12, 12, 6, seeds=(0, )),  # 15 min on 2 cores
+    'demo': Preset(EvidenceData(300, 150, 60), 12, 12, 6, seeds=(0, )),  # < 15 min on 2 cores
     'demo-quick': Preset(EvidenceData(48, 40, 30), 1, 1, 1, seeds=(0, )),
 }
 
