@@ -6,18 +6,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# Under pytest-xdist (`make test`: two workers on two cores) every worker and the processes its
-# tests start use one intra-op thread: two OpenMP pools per core wait on each other.
-if os.environ.get('PYTEST_XDIST_WORKER'):
+import pytest
+import torch
+
+from helpers.paths import REPO, SAMPLES, THREADS
+
+if THREADS == 1:
+    # Under pytest-xdist (`make test`: two workers on two cores) every worker and the
+    # processes its tests start use one intra-op thread: two OpenMP pools per core wait on
+    # each other.
     os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-if os.environ.get('PYTEST_XDIST_WORKER'):
     torch.set_num_threads(1)
-
-from helpers.paths import REPO, SAMPLES  # noqa: E402
 
 
 @pytest.fixture(scope='session')

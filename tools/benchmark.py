@@ -16,12 +16,11 @@ machine-dependent); pass --strict to exit 1 when a verdict is ``fail`` (never fo
 ``within_noise``).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 from okdhp_mm.analysis.benchmark import BenchmarkError, format_report, run_benchmark
-from okdhp_mm.analysis.evidence import RETAIN_FREED_MEMORY as RETAIN
+from okdhp_mm.utils.process import RETAIN_FREED_MEMORY, restart_with_env
 
 
 def main(argv=None) -> int:
@@ -72,9 +71,8 @@ def main(argv=None) -> int:
     out = args.out or osp.join('work_dirs', 'benchmark',
                                osp.splitext(osp.basename(args.config))[0])
     retain = args.malloc_retain or (args.device == 'cpu' and not args.malloc_release)
-    if retain and argv is None and any(os.environ.get(k) != v for k, v in RETAIN.items()):
-        # glibc reads these at start-up only: restart this tool with them set.
-        os.execve(sys.executable, [sys.executable, *sys.argv], dict(os.environ, **RETAIN))
+    if retain and argv is None:
+        restart_with_env(RETAIN_FREED_MEMORY)
     try:
         result = run_benchmark(args.config, checkpoint=args.checkpoint, device=args.device,
                                batch_sizes=args.batch_sizes, repeats=args.repeats,

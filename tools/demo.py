@@ -19,7 +19,6 @@ student alone.
    per method the training curves and predicted skeletons of the student alone and with it.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -41,12 +40,11 @@ def main(argv=None) -> int:
     p.add_argument('--jobs', type=int, default=2, help='runs at a time (1 thread each)')
     p.add_argument('--no-benchmark', action='store_true', help='leave the benchmark out')
     args = p.parse_args(argv)
-    from okdhp_mm.analysis.evidence import RETAIN_FREED_MEMORY
-    if argv is None and any(os.environ.get(k) != v for k, v in RETAIN_FREED_MEMORY.items()):
-        # The demo's benchmark runs in this process: glibc keeps freed memory (as the
-        # trainings do), read at start-up only, so restart with it (docs/benchmarks.md).
-        os.execve(sys.executable, [sys.executable, *sys.argv],
-                  dict(os.environ, **RETAIN_FREED_MEMORY))
+    if argv is None:
+        # The demo's benchmark runs in this process: it keeps freed memory, as the trainings
+        # do (docs/benchmarks.md).
+        from okdhp_mm.utils.process import RETAIN_FREED_MEMORY, restart_with_env
+        restart_with_env(RETAIN_FREED_MEMORY)
     try:
         name = 'demo-quick' if args.quick else 'demo'
         args.out, args.data_dir, args.work_dir = (d or osp.join(REPO, top, name) for d, top in (

@@ -47,6 +47,10 @@ def _teacher(p: Preset, key: str = 'heatmap', config: str = TEACHER) -> RunSpec:
     return RunSpec(f'teacher/{key}', config, TEACHER_SEED, schedule(p.teacher_epochs))
 
 
+def _senior(p: Preset) -> RunSpec:
+    return _teacher(p, 'senior', SENIOR)
+
+
 def alone_small(p: Preset, s: int) -> RunSpec:
     return RunSpec(f'alone/res18-16/seed{s}', SMALL, s, schedule(p.epochs),
                    init_from=_paired('res18-16', s))
@@ -111,11 +115,10 @@ register(Method(
     name='odkd', what='ODKD (the slim ResNet-18 primary, then the mask-aware ResNet-34 senior)',
     alone=alone_small, method=_distiller('odkd', ODKD, lambda p: {
         'model.teachers.primary.checkpoint': checkpoint_of(_teacher(p).key),
-        'model.teachers.senior.checkpoint': checkpoint_of(_teacher(p, 'senior', SENIOR).key),
+        'model.teachers.senior.checkpoint': checkpoint_of(_senior(p).key),
         'custom_hooks': [dict(type='OrderlyTeacherHook', switch_epoch=p.epochs // 2)]}),
-    prerequisites=lambda p: [_teacher(p), _teacher(p, 'senior', SENIOR)] + _inits(
-        'res18-16', SMALL)(p),
-    extra_time=lambda p, s: (_teacher(p).key, _teacher(p, 'senior', SENIOR).key)))
+    prerequisites=lambda p: [_teacher(p), _senior(p)] + _inits('res18-16', SMALL)(p),
+    extra_time=lambda p, s: (_teacher(p).key, _senior(p).key)))
 
 
 def _dsnt_init(s: int, prefix: str = '') -> dict:

@@ -17,13 +17,11 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from graphlib import TopologicalSorter
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
+from ...utils.process import RETAIN_FREED_MEMORY
 from .plan import RunSpec, placeholder
 
 __all__ = ['RETAIN_FREED_MEMORY', 'fingerprint', 'run_all']
 
-# glibc keeps freed memory instead of page-faulting it back every step (docs/benchmarks.md).
-RETAIN_FREED_MEMORY = {'MALLOC_MMAP_THRESHOLD_': str(32 * 2 ** 20),
-                       'MALLOC_TRIM_THRESHOLD_': str(2 ** 31 - 1)}
 # Config.fromfile of an mmpose:: base asks pkg_resources, which is not thread-safe.
 _CONFIG_LOCK = threading.Lock()
 _EPOCH = re.compile(r'Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]')
