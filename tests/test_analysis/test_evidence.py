@@ -204,3 +204,37 @@ def test_rtmpose_rows_share_one_alone_row_and_dwpose_counts_its_teacher():
     # RTMPose's own schedule: flat for half the epochs, then cosine (not the heatmap one).
     cosine = by_key['alone/rtmpose-t/seed0'].options['param_scheduler'][1]
     assert (cosine['begin'], cosine['end']) == (preset.epochs // 2, preset.epochs)
+
+
+def test_a_failed_run_stops_the_runs_queued_behind_it(tmp_path):
+    """One worker thread, a run that fails and one queued behind it: the error comes at once
+    and the queued run never starts (it did, for 20 minutes, before)."""
+    split = dict(data_root=str(tmp_path), ann_file='a.json', img_prefix='i/')
+    broken = RunSpec('broken/seed0', 'no/such/config.py', 0)
+    queued = RunSpec('init/queued/seed0', 'baseline/synthetic/rtmpose-t-s16_1xb32-20e_'
+                     'synthetic-128x96.py', 0, kind='init')
+    logs = []
+    with pytest.raises(FileNotFoundError):
+        run_all([broken, queued], split, {}, str(tmp_path), str(CONFIGS), jobs=1,
+                log=logs.append)
+    assert logs == [] and not (tmp_path / 'init').exists()
+
+
+@pytest.mark.parametrize('name', [m.name for m in METHODS.values() if m.branches])
+def test_every_multi_branch_recipe_builds_and_no_kd_means_no_kd(name):
+    """Each variant's options merge into a model that builds (the no-KD row once set a
+    loss_weight that MMPose's KLDiscretLoss does not take); without KD the KD terms weigh 0."""
+    from mmengine.config import Config
+    from mmpose.registry import MODELS
+
+    import okdhp_mm  # noqa: F401
+    method, preset = METHODS[name], PRESETS['quick']
+    for variant in method.variants:
+        spec = method.method(preset, 0, variant)
+        cfg = Config.fromfile(str(CONFIGS / spec.config))
+        cfg.merge_from_dict(dict(spec.options))
+        head = MODELS.build(cfg.model).head
+        lambda_kd = getattr(head, 'kd_loss_weight', None)
+        if lambda_kd is None:
+            lambda_kd = head.kd_loss.loss_weight
+        assert (lambda_kd == 0) == name.endswith('_nokd'), (name, variant, lambda_kd)

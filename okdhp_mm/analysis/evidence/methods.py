@@ -151,7 +151,8 @@ def _rtm_alone(p: Preset, s: int) -> RunSpec:
 
 
 RTMPOSE_VARIANTS = {'live': {}, 'detached': {'model.head.detach_ensemble': True}}
-for _name, _extra in (('okdhp_rtmpose', {}), ('okdhp_rtmpose_nokd', NO_KD)):
+RTMPOSE_NO_KD = {'model.head.kd_loss_weight': 0.0}  # MMPose's KLDiscretLoss: no loss_weight
+for _name, _extra in (('okdhp_rtmpose', {}), ('okdhp_rtmpose_nokd', RTMPOSE_NO_KD)):
     register(Method(
         name=_name, what='OKDHP for RTMPose-t (SimCC KL from the FAU ensemble)' + (
             ', the KD weight at 0' if _extra else ''), alone=_rtm_alone,

@@ -6,6 +6,7 @@ import math
 from typing import Any, Dict, Mapping, Sequence
 
 import numpy as np
+from scipy import stats
 
 from .plan import Method, Preset
 
@@ -20,12 +21,11 @@ def paired_gain(alone: Sequence[float], method: Sequence[float]) -> Dict[str, An
     if len(alone) != len(method) or not alone:
         raise ValueError(f'paired_gain needs as many method values as alone values (>= 1), '
                          f'got {len(alone)} and {len(method)}')
-    gains = [float(m) - float(a) for a, m in zip(alone, method)]
-    std = float(np.std(gains, ddof=1)) if len(gains) > 1 else 0.0
-    sem = std / math.sqrt(len(gains)) if len(gains) > 1 else float('nan')
-    mean = float(np.mean(gains))
-    return dict(gains=gains, gain_mean=mean, gain_std=std, gain_sem=sem,
-                significant=bool(len(gains) > 1 and mean > 2 * sem))
+    gains = np.asarray(method, float) - np.asarray(alone, float)
+    mean, many = float(gains.mean()), len(gains) > 1
+    std, sem = (float(np.std(gains, ddof=1)), float(stats.sem(gains))) if many else (0., math.nan)
+    return dict(gains=gains.tolist(), gain_mean=mean, gain_std=std, gain_sem=sem,
+                significant=bool(many and mean > 2 * sem))
 
 
 def _ap(result: Mapping, split: str, key: str = AP) -> float:
@@ -144,12 +144,7 @@ def write_markdown(summary: Mapping[str, Any], path: str) -> str:
 
 def write_json(summary: Mapping[str, Any], path: str) -> str:
     """Strict JSON: NaN (the standard error of one seed) as null."""
-    def finite(x):
-        if isinstance(x, float) and x != x:
-            return None
-        if isinstance(x, Mapping):
-            return {k: finite(v) for k, v in x.items()}
-        return [finite(v) for v in x] if isinstance(x, (list, tuple)) else x
+    strict = json.loads(json.dumps(summary), parse_constant=lambda nan: None)
     with open(path, 'w') as f:
-        json.dump(finite(summary), f, indent=1, allow_nan=False)
+        json.dump(strict, f, indent=1, allow_nan=False)
     return path

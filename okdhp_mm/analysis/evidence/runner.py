@@ -75,8 +75,8 @@ def run_all(specs: Sequence[RunSpec], train_split: Mapping[str, Any],
             log: Callable[[str], None] = print, worker_env: Optional[Mapping[str, str]] = None,
             progress_s: float = 60.0) -> Dict[str, dict]:
     """Run (or reuse) every spec, evaluated on every split of ``eval_splits``: ``{key: result}``;
-    ``worker_env`` joins the workers' environment. RuntimeError: a run failed (its log is
-    named) or a needed run is not in ``specs``."""
+    ``worker_env`` joins the workers' environment. Raises the first failure (a run's
+    RuntimeError names its log; no run starts after it) or a needed run missing in ``specs``."""
     by_key = {s.key: s for s in specs}
     for s in specs:
         missing = [k for k in s.needs if k not in by_key]
@@ -89,7 +89,21 @@ def run_all(specs: Sequence[RunSpec], train_split: Mapping[str, Any],
     def say(msg: str) -> None:
         log(f'[evidence {time.time() - start:6.0f}s] {msg}')
 
+    failures, start_lock = [], threading.Lock()  # after a failure: kill the runs, start none
+
     def run(spec: RunSpec) -> dict:
+        try:
+            return train_or_reuse(spec)
+        except BaseException as err:
+            with start_lock:
+                failures.append(err)
+                for proc in (p for p in procs.values() if p.poll() is None):
+                    proc.kill()
+            raise
+
+    def train_or_reuse(spec: RunSpec) -> dict:
+        if failures:  # a pool thread takes the next queued run at once: refuse it
+            raise RuntimeError(f'run {spec.key!r} not started: another run failed')
         work_dir = osp.join(work_root, spec.key)
         options = _resolve(spec.options, results)
         init = _resolve(spec.init_from, results) if spec.init_from else None
@@ -114,11 +128,15 @@ def run_all(specs: Sequence[RunSpec], train_split: Mapping[str, Any],
         say(('evaluate ' if previous is not None else spec.kind + ' ') + spec.key)
         t0 = time.time()
         with open(log_path, 'a') as log_file:
-            proc = procs[spec.key] = subprocess.Popen(
-                [sys.executable, '-m', 'okdhp_mm.analysis.evidence.worker',
-                 osp.join(work_dir, 'spec.json')], stdout=log_file, stderr=subprocess.STDOUT,
-                env=dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-                         PYTHONUNBUFFERED='1', **dict(worker_env or {})))
+            with start_lock:  # no start after a failure has killed the running ones
+                if failures:
+                    raise RuntimeError(f'run {spec.key!r} not started: another run failed')
+                proc = procs[spec.key] = subprocess.Popen(
+                    [sys.executable, '-m', 'okdhp_mm.analysis.evidence.worker',
+                     osp.join(work_dir, 'spec.json')], stdout=log_file,
+                    stderr=subprocess.STDOUT, env=dict(
+                        os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                        PYTHONUNBUFFERED='1', **dict(worker_env or {})))
             while True:
                 try:
                     proc.wait(timeout=progress_s)
@@ -144,10 +162,7 @@ def run_all(specs: Sequence[RunSpec], train_split: Mapping[str, Any],
                 key = running.pop(future)
                 try:
                     results[key] = future.result()
-                except BaseException:
-                    for proc in procs.values():
-                        if proc.poll() is None:
-                            proc.kill()
-                    raise
+                except BaseException as err:
+                    raise (failures or [err])[0]  # the first failure, not a refused run's
                 sorter.done(key)
     return results

@@ -4,9 +4,10 @@ Beyond the papers (ours): OKDHP's one-stage distillation applied to RTMPose's Si
 Each branch is one MMPose ``RTMCCHead`` (on a shared CSPNeXt, or on per-branch later stages of
 :class:`~okdhp_mm.models.backbones.MultiBranchCSPNeXt`); the Feature Aggregation Unit weighs
 the branches' x and y logits per keypoint (the same weights for x and y, from the shared
-feature); every branch learns from the ground truth with its own ``KLDiscretLoss`` and, by
-:class:`~okdhp_mm.models.losses.SimCCKLDivLoss` (DWPose's logit KD), from the ensemble,
-ramped in as in OKDHP. A branch exports as a plain RTMPose model.
+feature); every branch learns from the ground truth with its own ``KLDiscretLoss`` and from
+the ensemble by ``kd_loss`` (our configs: MMPose's ``KLDiscretLoss`` on the GT loss's scale;
+:class:`~okdhp_mm.models.losses.SimCCKLDivLoss`, DWPose's logit KD, by default), ramped in as
+in OKDHP. A branch exports as a plain RTMPose model.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class MultiBranchRTMCCHead(MultiBranchHeadBase):
     """One ``RTMCCHead`` per branch, FAU ensemble of SimCC logits, online SimCC KL.
 
     Loss = sum_t KLDiscret(branch_t, GT) + ensemble_loss(ens, GT)
-    + w(e) sum_t kd_loss(branch_t || ens), ens = (sum_t a_t x_t, sum_t a_t y_t).
+    + lambda_kd w(e) sum_t kd_loss(branch_t || ens), ens = (sum_t a_t x_t, sum_t a_t y_t).
 
     Args:
         branches (dict | list[dict]): ``RTMCCHead`` config(s); branches may differ (e.g. in
@@ -41,7 +42,10 @@ class MultiBranchRTMCCHead(MultiBranchHeadBase):
         fau (dict): ``FeatureAggregationUnit`` config; it reads the shared feature
             (``fau_in_index`` of a shared backbone's outputs, or the multi-branch backbone's).
         ensemble_loss (dict): GT loss of the ensemble (RTMPose's ``KLDiscretLoss``).
-        kd_loss (dict): ``SimCCKLDivLoss`` (beta 10 as RTMPose's GT loss; weight lambda_kd).
+        kd_loss (dict): ``SimCCKLDivLoss`` (beta 10 as RTMPose's GT loss) or MMPose's
+            ``KLDiscretLoss`` (the GT loss's form and scale).
+        kd_loss_weight (float): lambda_kd, multiplying ``kd_loss`` (MMPose's
+            ``KLDiscretLoss`` has no ``loss_weight``); 0 trains the same network without KD.
         Others as :class:`MultiBranchHeadBase`.
 
     ``test_cfg``: ``branch``, ``output_all`` as ``MultiBranchHead``; MMPose's ``flip_test``.
@@ -58,10 +62,19 @@ class MultiBranchRTMCCHead(MultiBranchHeadBase):
                  kd_ramp_epochs: int = 250,
                  detach_ensemble: bool = False,
                  decoder: OptConfigType = None,
-                 init_cfg: OptConfigType = None):
+                 init_cfg: OptConfigType = None,
+                 kd_loss_weight: float = 1.0):
+        if kd_loss_weight < 0:
+            raise ValueError(f'kd_loss_weight must be >= 0 (0: no KD), got {kd_loss_weight}')
         super().__init__(branches, fau, num_branches, fau_in_index, ensemble_loss, kd_loss,
                          kd_ramp_epochs, detach_ensemble, decoder, init_cfg)
+        self.kd_loss_weight = float(kd_loss_weight)
         self.simcc_split_ratio = float(self.branch_heads[0].simcc_split_ratio)
+
+    def current_kd_weight(self) -> float:
+        """lambda_kd times the ramp: what multiplies every ``loss_kd_*`` (logged as
+        ``kd_weight``)."""
+        return self.kd_loss_weight * super().current_kd_weight()
 
     # ------------------------------------------------------------------ outputs
     def targets(self, batch_data_samples: OptSampleList) -> Tuple[SimCC, Tensor]:

@@ -23,7 +23,7 @@ CSP = dict(arch='P5', expand_ratio=0.5, deepen_factor=0.167, widen_factor=0.0625
            out_indices=(4, ), channel_attention=True, act_cfg=dict(type='SiLU'))
 
 
-def _model(shared_stages=None, branches=HEAD, fau_in=64):
+def _model(shared_stages=None, branches=HEAD, fau_in=64, **head):
     backbone = dict(type='CSPNeXt', **CSP) if shared_stages is None else dict(
         type='MultiBranchCSPNeXt', num_branches=3, shared_stages=shared_stages, **CSP)
     return MODELS.build(dict(
@@ -34,7 +34,7 @@ def _model(shared_stages=None, branches=HEAD, fau_in=64):
         head=dict(type='MultiBranchRTMCCHead', branches=branches,
                   num_branches=3 if isinstance(branches, dict) else None,
                   fau=dict(type='FeatureAggregationUnit', in_channels=fau_in, mode='light'),
-                  kd_ramp_epochs=4),
+                  kd_ramp_epochs=4, **head),
         test_cfg=dict(flip_test=True, branch=0, output_all=True)))
 
 
@@ -93,6 +93,36 @@ def test_losses_ensemble_and_kd_by_hand():
     total = sum(v for k, v in losses.items() if k.startswith('loss'))
     total.backward()
     assert all(p.grad is not None for p in head.fau.parameters())
+
+
+@pytest.mark.parametrize('kd_loss_weight', [0.0, 2.5])
+def test_kd_loss_weight_scales_only_the_kd_terms(kd_loss_weight):
+    """lambda_kd (MMPose's KLDiscretLoss has no loss_weight): the KD terms scale with it,
+    at 0 they are 0 and give the branches no gradient; the GT terms do not change."""
+    hub = MessageHub.get_current_instance()
+    hub.update_info('epoch', 4)  # ramp weight 1
+    try:
+        torch.manual_seed(0)
+        plain = _model().train()
+        torch.manual_seed(0)
+        weighted = _model(kd_loss_weight=kd_loss_weight).train()
+        x, samples = _samples()
+        base, losses = plain.loss(x, samples), weighted.loss(x, samples)
+    finally:
+        hub.update_info('epoch', 0)
+    assert losses['kd_weight'].item() == pytest.approx(kd_loss_weight)
+    for t in range(3):
+        assert losses[f'loss_gt_b{t}'].item() == pytest.approx(base[f'loss_gt_b{t}'].item())
+        assert base[f'loss_kd_b{t}'].item() > 0
+        assert losses[f'loss_kd_b{t}'].item() == pytest.approx(
+            kd_loss_weight * base[f'loss_kd_b{t}'].item(), rel=1e-5, abs=1e-12)
+    if kd_loss_weight == 0:
+        kd = sum(v for k, v in losses.items() if k.startswith('loss_kd'))
+        grads = torch.autograd.grad(kd, list(weighted.head.branch_heads[0].parameters()),
+                                    allow_unused=True)
+        assert all(g is None or not g.any() for g in grads)
+    with pytest.raises(ValueError, match='kd_loss_weight must be >= 0'):
+        _model(kd_loss_weight=-1.0)
 
 
 @pytest.mark.parametrize('shared_stages, fau_in', [(None, 64), (2, 16)])
