@@ -46,13 +46,11 @@ def run_evidence(methods: Sequence[str], preset: Preset, out_dir: str, work_dir:
                 f"method {r['method_mean']:.3f}, gain {r['gain_mean']:+.3f} ± "
                 f"{r['gain_sem']:.3f}, KD / GT gradient {r['kd_gt_ratio']}")
         return None
-    meta = dict(machine=f'{platform.machine()} {os.cpu_count()} cores, Python '
-                        f'{platform.python_version()}, no GPU', wall_seconds=time.time() - start,
+    meta = dict(vars(preset), machine=f'{platform.machine()} {os.cpu_count()} cores, Python '
+                f'{platform.python_version()}, no GPU', wall_seconds=time.time() - start,
                 train_seconds_total=sum(r.get('train_seconds', 0.) for r in results.values()),
-                seeds=list(preset.seeds), epochs=preset.epochs,
-                teacher_epochs=preset.teacher_epochs, finetune_epochs=preset.finetune_epochs,
-                data=vars(preset.data), jobs=jobs, worker_env=dict(worker_env or {}),
-                date=time.strftime('%Y-%m-%d'))
+                seeds=list(preset.seeds), data=vars(preset.data), jobs=jobs,
+                worker_env=dict(worker_env or {}), date=time.strftime('%Y-%m-%d'))
     summary = summarise(chosen, preset, results, meta, {m.name: list(m.variants)
                                                          for m in chosen})
     os.makedirs(out_dir, exist_ok=True)

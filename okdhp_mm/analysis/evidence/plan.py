@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = ['CHECKPOINT_OF', 'METHODS', 'EvidenceData', 'Method', 'PRESETS', 'Preset', 'RunSpec',
-           'build_plan', 'checkpoint_of', 'placeholder', 'schedule']
+           'build_plan', 'checkpoint_of', 'placeholder', 'run_key', 'schedule']
 
 CHECKPOINT_OF = '{checkpoint:'  # '{checkpoint:KEY}' / '{checkpoint:KEY@EPOCH}' in options
 
@@ -101,7 +101,11 @@ class Method:
 
     def key(self, variant: str, seed: int) -> str:
         """The key of ``method(preset, seed, variant)``."""
-        return f'{self.name}{"-" + variant if variant else ""}/seed{seed}'
+        return run_key(self.name, variant, seed)
+
+
+def run_key(name: str, variant: str, seed: int) -> str:
+    return f'{name}{"-" + variant if variant else ""}/seed{seed}'
 
 
 METHODS: Dict[str, Method] = {}

@@ -82,9 +82,7 @@ def run_all(specs: Sequence[RunSpec], train_split: Mapping[str, Any],
         missing = [k for k in s.needs if k not in by_key]
         if missing:
             raise RuntimeError(f'run {s.key!r} needs {missing}, which no run provides')
-    results: Dict[str, dict] = {}
-    procs: Dict[str, subprocess.Popen] = {}
-    start = time.time()
+    results, procs, start = {}, {}, time.time()  # key -> result / worker process
 
     def say(msg: str) -> None:
         log(f'[evidence {time.time() - start:6.0f}s] {msg}')
@@ -111,9 +109,8 @@ def run_all(specs: Sequence[RunSpec], train_split: Mapping[str, Any],
         with _CONFIG_LOCK:
             key, cfg = fingerprint(config, options, init, spec, train_split)
         previous = _previous(work_dir, key)
-        todo = {} if spec.kind == 'init' else {
-            k: v for k, v in eval_splits.items()
-            if previous is None or k not in previous.get('metrics', {})}
+        todo = {} if spec.kind == 'init' else {k: v for k, v in eval_splits.items() if
+                                               k not in (previous or {}).get('metrics', {})}
         if previous is not None and not todo:
             say(f'reuse {spec.key}')
             return previous

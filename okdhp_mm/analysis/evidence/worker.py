@@ -63,8 +63,7 @@ def run_spec(spec: Dict[str, Any]) -> Dict[str, Any]:
     if spec.get('kind') == 'init':
         runner = Runner.from_cfg(cfg)
         runner.model.init_weights()
-        result = dict(train_seconds=0.0, checkpoint=osp.join(cfg.work_dir, 'init.pth'),
-                      metrics={})
+        result = dict(train_seconds=0.0, checkpoint=osp.join(cfg.work_dir, 'init.pth'), metrics={})
         torch.save(dict(state_dict=runner.model.state_dict()), result['checkpoint'])
     elif spec.get('evaluate_only'):
         with open(result_path) as f:
