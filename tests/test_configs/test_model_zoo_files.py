@@ -1,7 +1,8 @@
-"""Every method folder (configs/okdhp, configs/hhd, configs/odkd) has the model-zoo files of an
-MMPose / MMRazor config folder: a README.md and a metafile.yml that lists every config of the
-folder (the shared pieces under _base_/ are no model and are left out) and only configs that
-exist, in the format `mim` reads; the measured numbers in it are those of docs/results.md."""
+"""Every method folder (configs/okdhp, hhd, odkd, and dwpose, the evidence's peer) has the
+model-zoo files of an MMPose / MMRazor config folder: a README.md and a metafile.yml that
+lists every config of the folder (the shared pieces under _base_/ are no model and are left
+out) and only configs that exist, in the format `mim` reads; the measured numbers in it are
+those of docs/results.md."""
 from __future__ import annotations
 
 import re
@@ -12,7 +13,7 @@ import yaml
 
 from helpers.paths import REPO
 
-METHODS = ('okdhp', 'hhd', 'odkd')
+METHODS = ('okdhp', 'hhd', 'odkd', 'dwpose')
 
 
 def _configs(method: str) -> set:
