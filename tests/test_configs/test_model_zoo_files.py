@@ -1,5 +1,5 @@
-"""Every method folder (configs/okdhp, hhd, odkd, and dwpose, the evidence's peer) has the
-model-zoo files of an MMPose / MMRazor config folder: a README.md and a metafile.yml that
+"""Every method folder (configs/okdhp, hhd, odkd, and fpd and dwpose, the evidence's peers) has
+the model-zoo files of an MMPose / MMRazor config folder: a README.md and a metafile.yml that
 lists every config of the folder (the shared pieces under _base_/ are no model and are left
 out) and only configs that exist, in the format `mim` reads; the measured numbers in it are
 those of docs/results.md."""
@@ -13,7 +13,7 @@ import yaml
 
 from helpers.paths import REPO
 
-METHODS = ('okdhp', 'hhd', 'odkd', 'dwpose')
+METHODS = ('okdhp', 'hhd', 'odkd', 'fpd', 'dwpose')
 
 
 def _configs(method: str) -> set:
