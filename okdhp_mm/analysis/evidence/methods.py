@@ -3,6 +3,7 @@ student, the half-width ResNet-18, and its alone row; for a seed each starts tha
 (OKDHP: its trunk and branch 0) from the seed's initial weights ``init/res18-16/seed<s>``."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, List
 
 from .plan import Method, Preset, RunSpec, checkpoint_of, register, run_key, schedule
@@ -162,13 +163,13 @@ for _name, _extra in (('okdhp_rtmpose', {}), ('okdhp_rtmpose_nokd', RTMPOSE_NO_K
         prerequisites=_inits('rtmpose-t', RTMPOSE), branches=True))
 
 
+_rtm_teacher = partial(_teacher, key='rtmpose-s', config=RTMPOSE_TEACHER, flat=0.5)  # DWPose's
 register(Method(
     name='dwpose', what="DWPose's first stage (MMPose's DWPoseDistiller: RTMPose-s -> RTMPose-t)",
     alone=_rtm_alone, method=lambda p, s, v: RunSpec(
         run_key('dwpose', v, s), DWPOSE, s, {
             **schedule(p.epochs, flat=0.5),
-            'model.teacher_pretrained': checkpoint_of('teacher/rtmpose-s')},
+            'model.teacher_pretrained': checkpoint_of(_rtm_teacher(p).key)},
         init_from=_paired('rtmpose-t', s, 'prefix', 'student.'), kd_ratio=True),
-    prerequisites=lambda p: [_teacher(p, 'rtmpose-s', RTMPOSE_TEACHER, flat=0.5)] + _inits(
-        'rtmpose-t', RTMPOSE)(p),
-    extra_time=lambda p, s: ('teacher/rtmpose-s', )))
+    prerequisites=lambda p: [_rtm_teacher(p)] + _inits('rtmpose-t', RTMPOSE)(p),
+    extra_time=lambda p, s: (_rtm_teacher(p).key, )))

@@ -100,8 +100,6 @@ def run_all(specs: Sequence[RunSpec], train_split: Mapping[str, Any],
             raise
 
     def train_or_reuse(spec: RunSpec) -> dict:
-        if failures:  # a pool thread takes the next queued run at once: refuse it
-            raise RuntimeError(f'run {spec.key!r} not started: another run failed')
         work_dir = osp.join(work_root, spec.key)
         options = _resolve(spec.options, results)
         init = _resolve(spec.init_from, results) if spec.init_from else None
@@ -114,32 +112,33 @@ def run_all(specs: Sequence[RunSpec], train_split: Mapping[str, Any],
         if previous is not None and not todo:
             say(f'reuse {spec.key}')
             return previous
-        os.makedirs(work_dir, exist_ok=True)
         worker = dict(config=config, work_dir=work_dir, seed=spec.seed, kind=spec.kind,
                       train=dict(train_split), splits=todo, options=options, init_from=init,
                       kd_ratio=spec.kd_ratio, evaluate_only=previous is not None)
-        with open(osp.join(work_dir, 'spec.json'), 'w') as f:
-            json.dump(dict(worker, fingerprint=key), f, indent=1)
         log_path = osp.join(work_dir, 'worker.log')
-        epochs = cfg.train_cfg.get('max_epochs', 0)
-        say(('evaluate ' if previous is not None else spec.kind + ' ') + spec.key)
-        t0 = time.time()
-        with open(log_path, 'a') as log_file:
-            with start_lock:  # no start after a failure has killed the running ones
-                if failures:
-                    raise RuntimeError(f'run {spec.key!r} not started: another run failed')
+        # A pool thread takes the next queued run at once: after a failure (run() has killed
+        # the running ones) refuse it, before it writes or starts anything.
+        with start_lock:
+            if failures:
+                raise RuntimeError(f'run {spec.key!r} not started: another run failed')
+            os.makedirs(work_dir, exist_ok=True)
+            with open(osp.join(work_dir, 'spec.json'), 'w') as f:
+                json.dump(dict(worker, fingerprint=key), f, indent=1)
+            say(('evaluate ' if previous is not None else spec.kind + ' ') + spec.key)
+            with open(log_path, 'a') as log_file:  # the worker keeps its own copy
                 proc = procs[spec.key] = subprocess.Popen(
                     [sys.executable, '-m', 'okdhp_mm.analysis.evidence.worker',
                      osp.join(work_dir, 'spec.json')], stdout=log_file,
                     stderr=subprocess.STDOUT, env=dict(
                         os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
                         PYTHONUNBUFFERED='1', **dict(worker_env or {})))
-            while True:
-                try:
-                    proc.wait(timeout=progress_s)
-                    break
-                except subprocess.TimeoutExpired:
-                    say(f'{spec.key}: {_progress(log_path, epochs)}, {time.time() - t0:.0f} s')
+        epochs, t0 = cfg.train_cfg.get('max_epochs', 0), time.time()
+        while True:
+            try:
+                proc.wait(timeout=progress_s)
+                break
+            except subprocess.TimeoutExpired:
+                say(f'{spec.key}: {_progress(log_path, epochs)}, {time.time() - t0:.0f} s')
         if proc.returncode != 0:
             raise RuntimeError(f'run {spec.key!r} failed (exit {proc.returncode}); see {log_path}')
         with open(osp.join(work_dir, 'result.json')) as f:
